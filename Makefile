@@ -1,0 +1,63 @@
+# All set-up happens here: a fresh clone needs nothing but python3 (>= 3.10) and make.
+PYTHON ?= python3
+VENV := .venv
+KVENV := .venv-kernel
+PY := $(CURDIR)/$(VENV)/bin/python
+KPY := $(CURDIR)/$(KVENV)/bin/python
+KERNEL_PINS := ipykernel==7.4.0 jupyter-client==8.9.1 orjson==3.13.0
+SPEC := $(VENV)/share/jupyter/kernels/python3/kernel.json
+PYTEST_ARGS ?=
+
+.PHONY: all setup run test lint typecheck unit bench chaos clean
+
+all: setup
+
+setup: $(VENV)/.stamp $(KVENV)/.stamp $(SPEC)
+
+$(VENV)/.stamp: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	touch $@
+
+$(KVENV)/.stamp: Makefile
+	test -x $(KVENV)/bin/python || $(PYTHON) -m venv $(KVENV)
+	$(KVENV)/bin/python -m pip install -q $(KERNEL_PINS)
+	touch $@
+
+# Register the kernel venv's ipykernel as kernelspec `python3` in our venv's
+# sys.prefix data dir, exactly as `ipykernel install --sys-prefix` would from there.
+$(SPEC): $(VENV)/.stamp $(KVENV)/.stamp
+	cd / && $(KPY) -m ipykernel install --prefix $(CURDIR)/$(VENV) --name python3 >/dev/null
+	touch $@
+
+run: setup
+	$(PY) -m jupyter_client.supervisor.demo
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(MAKE) typecheck
+
+# mypy cannot follow setuptools' editable finder for our package-dir mapping, so it
+# checks a throwaway tree of symlinks laid out the way the installed package is.
+typecheck: $(VENV)/.stamp
+	rm -rf build/typecheck && mkdir -p build/typecheck/jupyter_client
+	for f in jupyter_client/*; do ln -s $(CURDIR)/$$f build/typecheck/jupyter_client/; done
+	for d in protocol actors supervisor; do ln -s $(CURDIR)/$$d build/typecheck/jupyter_client/$$d; done
+	cd build/typecheck && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p jupyter_client
+
+unit: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: setup
+	$(MAKE) lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench
+
+chaos: setup
+	CHAOS_SECONDS=600 $(PY) -m pytest tests -k chaos $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(KVENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

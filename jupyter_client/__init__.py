@@ -1,0 +1,1 @@
+"""Jupyter protocol client and kernel management, built on trio actors."""

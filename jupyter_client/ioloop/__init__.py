@@ -1,0 +1,1 @@
+"""IOLoop-flavoured manager and restarter classes."""

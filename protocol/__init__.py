@@ -1,0 +1,1 @@
+"""jupyter_client.protocol layer."""

@@ -1,0 +1,105 @@
+"""Suite-wide fixtures: where the kernel venv is, and a leak check after every test.
+
+The leak check is the project's promise made executable: after each test no child process,
+thread or file descriptor that the test created may remain.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL_PYTHON = ROOT / ".venv-kernel" / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def kernel_python() -> str:
+    """The python of the kernel venv (ipykernel + upstream jupyter_client)."""
+    if not KERNEL_PYTHON.exists():
+        pytest.fail(f"{KERNEL_PYTHON} is missing: run `make setup` first")
+    return str(KERNEL_PYTHON)
+
+
+def _open_fds() -> set[int]:
+    try:
+        return {int(fd) for fd in os.listdir("/proc/self/fd")}
+    except FileNotFoundError:  # not Linux
+        return set()
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _threads() -> set[int]:
+    return {t.ident for t in threading.enumerate() if t.ident is not None}
+
+
+# Threads that may legitimately outlive a test: our process-wide trio runtime thread (started
+# lazily, stopped at interpreter exit) and libraries' own daemon helpers.
+_ALLOWED_THREAD_PREFIXES = ("jupyter-client-runtime", "asyncio_", "Dummy-", "pydevd")
+
+
+@pytest.fixture(autouse=True)
+def leak_check(request: pytest.FixtureRequest):
+    """Fail the test if it left child processes, threads or fds behind."""
+    if request.node.get_closest_marker("no_leak_check"):
+        yield
+        return
+    fds_before = _open_fds()
+    kids_before = _children()
+    threads_before = _threads()
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        new_kids = _children() - kids_before
+        new_threads = {
+            t
+            for t in threading.enumerate()
+            if t.ident not in threads_before
+            and t.is_alive()
+            and not t.name.startswith(_ALLOWED_THREAD_PREFIXES)
+        }
+        new_fds = _open_fds() - fds_before
+        if not new_kids and not new_threads and not new_fds:
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    problems = []
+    if new_kids:
+        descr = []
+        for pid in new_kids:
+            try:
+                descr.append(f"{pid} {' '.join(psutil.Process(pid).cmdline())[:120]}")
+            except psutil.Error:
+                descr.append(str(pid))
+        problems.append(f"child processes left: {descr}")
+        for pid in new_kids:  # do not let one leak cascade into every later test
+            try:
+                psutil.Process(pid).kill()
+            except psutil.Error:
+                pass
+    if new_threads:
+        problems.append(f"threads left: {[t.name for t in new_threads]}")
+    if new_fds:
+        descr = []
+        for fd in sorted(new_fds):
+            try:
+                descr.append(f"{fd}->{os.readlink(f'/proc/self/fd/{fd}')}")
+            except OSError:
+                descr.append(str(fd))
+        problems.append(f"fds left open: {descr}")
+    pytest.fail("leak check: " + "; ".join(problems), pytrace=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "no_leak_check: skip the per-test leak check")
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
