@@ -47,8 +47,20 @@ def _threads() -> set[int]:
 _ALLOWED_THREAD_PREFIXES = ("jupyter-client-runtime", "asyncio_", "Dummy-", "pydevd")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def actor_runtime() -> None:
+    """Start the process-wide runtime thread once, before any leak-check baseline is taken.
+
+    Its trio run owns a few fds (epoll, wakeup socketpair) for the life of the process, as it
+    does in an application; starting it lazily inside a test would look like a leak.
+    """
+    from jupyter_client.actors.runtime import runtime_home
+
+    runtime_home()
+
+
 @pytest.fixture(autouse=True)
-def leak_check(request: pytest.FixtureRequest):
+def leak_check(request: pytest.FixtureRequest, actor_runtime: None):
     """Fail the test if it left child processes, threads or fds behind."""
     if request.node.get_closest_marker("no_leak_check"):
         yield
