@@ -1,0 +1,464 @@
+"""The ``jupyter-kernelspec`` command: list, install, remove kernelspecs; list provisioners.
+
+Upstream builds these on jupyter_core's ``JupyterApp``; we do not depend on jupyter_core, so
+:class:`JupyterApp` below is the small part of it these commands need (Jupyter dirs as
+traits, ``--debug``/``--log-level``/``--config``/``-y`` options, loading
+``jupyter_config`` files). Class names, options, aliases and output text match upstream.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import sys
+from copy import deepcopy
+from importlib.metadata import entry_points
+from pathlib import Path
+from shutil import which
+from typing import Any
+
+from traitlets import Bool, Dict, Instance, List, Unicode
+from traitlets.config import Application, catch_config_error
+from traitlets.config.loader import ConfigFileNotFound
+
+from jupyter_client._version import __version__
+from jupyter_client.kernelspec import PROVISIONER_GROUP, KernelSpecManager
+from jupyter_client.protocol.paths import (
+    jupyter_config_dir,
+    jupyter_config_path,
+    jupyter_data_dir,
+    jupyter_path,
+    jupyter_runtime_dir,
+)
+
+__all__ = [
+    "InstallKernelSpec",
+    "InstallNativeKernelSpec",
+    "JupyterApp",
+    "KernelSpecApp",
+    "ListKernelSpecs",
+    "ListProvisioners",
+    "RemoveKernelSpec",
+    "main",
+]
+
+base_aliases: dict[str, Any] = dict(Application.aliases)
+base_aliases.update({"log-level": "Application.log_level", "config": "JupyterApp.config_file"})
+base_flags: dict[str, Any] = dict(Application.flags)
+base_flags.update(
+    {
+        "debug": (
+            {"Application": {"log_level": logging.DEBUG}},
+            "set log level to logging.DEBUG (maximize logging output)",
+        ),
+        "y": (
+            {"JupyterApp": {"answer_yes": True}},
+            "Answer yes to any questions instead of prompting.",
+        ),
+    }
+)
+
+
+def _ensure_dir(path: str, mode: int = 0o700) -> None:
+    os.makedirs(path, mode=mode, exist_ok=True)
+
+
+class JupyterApp(Application):
+    """Minimal stand-in for jupyter_core's ``JupyterApp`` (dirs, config files, base flags)."""
+
+    name = "jupyter"
+    description = "A Jupyter Application"
+    aliases = base_aliases
+    flags = base_flags
+
+    def _log_level_default(self) -> int:
+        return logging.INFO
+
+    jupyter_path = List(Unicode())
+
+    def _jupyter_path_default(self) -> list[str]:
+        return jupyter_path()
+
+    config_dir = Unicode()
+
+    def _config_dir_default(self) -> str:
+        return jupyter_config_dir()
+
+    data_dir = Unicode()
+
+    def _data_dir_default(self) -> str:
+        d = jupyter_data_dir()
+        _ensure_dir(d)
+        return d
+
+    runtime_dir = Unicode()
+
+    def _runtime_dir_default(self) -> str:
+        d = jupyter_runtime_dir()
+        _ensure_dir(d)
+        return d
+
+    config_file_name = Unicode(config=True, help="Specify a config file to load.")
+
+    def _config_file_name_default(self) -> str:
+        return self.name.replace("-", "_") + "_config" if self.name else ""
+
+    config_file = Unicode(config=True, help="Full path of a config file.")
+    answer_yes = Bool(False, config=True, help="Answer yes to any prompts.")
+
+    @property
+    def config_file_paths(self) -> list[str]:
+        """Config search path with our config dir first."""
+        paths = jupyter_config_path()
+        if self.config_dir not in paths:
+            paths.insert(0, self.config_dir)
+        return paths
+
+    def load_config_file(self, suppress_errors: bool = True) -> None:  # type: ignore[override]
+        """Load ``jupyter_config`` and the app's own config file from the config path."""
+        try:
+            super().load_config_file("jupyter_config", path=self.config_file_paths)
+        except ConfigFileNotFound:
+            pass
+        if self.config_file:
+            path, name = os.path.split(self.config_file)
+            paths: Any = path
+        else:
+            paths, name = self.config_file_paths, self.config_file_name
+            if not name or name == "jupyter_config":
+                return
+        try:
+            super().load_config_file(name, path=paths)
+        except ConfigFileNotFound:
+            self.log.debug("Config file not found, skipping: %s", name)
+        except Exception:
+            if not suppress_errors or self.raise_config_file_errors:
+                raise
+            self.log.warning("Error loading config file: %s", name, exc_info=True)
+
+    @catch_config_error
+    def initialize(self, argv: Any = None) -> None:
+        """Parse the command line, then load config files (command line wins)."""
+        self.parse_command_line(sys.argv[1:] if argv is None else argv)
+        if self.subapp is not None:
+            return
+        cl_config = deepcopy(self.config)
+        self.load_config_file()
+        self.update_config(cl_config)
+
+    def start(self) -> None:
+        """Run the selected subcommand, if any."""
+        if self.subapp is not None:
+            self.subapp.start()
+
+
+def _limit_to_missing(
+    paths: dict[str, str], specs: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Keep only specs whose ``argv[0]`` neither exists nor is on PATH."""
+    missing = {
+        name: data
+        for name, data in specs.items()
+        if not (Path(data["spec"]["argv"][0]).exists() or which(data["spec"]["argv"][0]))
+    }
+    return {k: v for k, v in paths.items() if k in missing}, missing
+
+
+class ListKernelSpecs(JupyterApp):
+    """An app to list kernel specs."""
+
+    version = __version__
+    description = """List installed kernel specifications."""
+    kernel_spec_manager = Instance(KernelSpecManager)
+    json_output = Bool(
+        False, help="output spec name and location as machine-readable json.", config=True
+    )
+    missing_kernels = Bool(False, help="List only specs with missing interpreters.", config=True)
+    flags = {
+        "json": (
+            {"ListKernelSpecs": {"json_output": True}},
+            "output spec name and location as machine-readable json.",
+        ),
+        "missing": ({"ListKernelSpecs": {"missing_kernels": True}}, "output only missing kernels"),
+        "debug": base_flags["debug"],
+    }
+
+    def _kernel_spec_manager_default(self) -> KernelSpecManager:
+        return KernelSpecManager(parent=self, data_dir=self.data_dir)
+
+    def start(self) -> dict[str, Any] | None:  # type: ignore[override]
+        """Print the specs (text sorted by Jupyter path priority, or JSON)."""
+        paths = self.kernel_spec_manager.find_kernel_specs()
+        specs = self.kernel_spec_manager.get_all_specs()
+        if self.missing_kernels:
+            paths, specs = _limit_to_missing(paths, specs)
+        if self.json_output:
+            print(json.dumps({"kernelspecs": specs}, indent=2))
+            return specs
+        if not specs:
+            print("No kernels available")
+            return None
+        width = max(len(name) for name in paths)
+
+        def priority(item: tuple[str, str]) -> tuple[int, str]:
+            for idx, prefix in enumerate(self.jupyter_path):
+                if item[1].startswith(prefix):
+                    return idx, item[1]
+            return -1, item[1]
+
+        print("Available kernels:")
+        for name, path in sorted(paths.items(), key=priority):
+            print(f"  {name.ljust(width)}    {path}")
+        return specs
+
+
+class InstallKernelSpec(JupyterApp):
+    """An app to install a kernel spec."""
+
+    version = __version__
+    description = """Install a kernel specification directory.
+
+    Given a SOURCE DIRECTORY containing a kernel spec,
+    jupyter will copy that directory into one of the Jupyter kernel directories.
+    The default is to install kernelspecs for all users.
+    `--user` can be specified to install a kernel only for the current user.
+    """
+    examples = """
+    jupyter kernelspec install /path/to/my_kernel --user
+    """
+    usage = "jupyter kernelspec install SOURCE_DIR [--options]"
+    kernel_spec_manager = Instance(KernelSpecManager)
+
+    def _kernel_spec_manager_default(self) -> KernelSpecManager:
+        return KernelSpecManager(data_dir=self.data_dir)
+
+    sourcedir = Unicode()
+    kernel_name = Unicode("", config=True, help="Install the kernel spec with this name")
+
+    def _kernel_name_default(self) -> str:
+        return os.path.basename(self.sourcedir)
+
+    user = Bool(
+        False,
+        config=True,
+        help="Try to install the kernel spec to the per-user directory instead of the system"
+        " or environment directory.",
+    )
+    prefix = Unicode(
+        "",
+        config=True,
+        help="Specify a prefix to install to, e.g. an env. The kernelspec will be installed in"
+        " PREFIX/share/jupyter/kernels/",
+    )
+    replace = Bool(False, config=True, help="Replace any existing kernel spec with this name.")
+    aliases = {"name": "InstallKernelSpec.kernel_name", "prefix": "InstallKernelSpec.prefix"}
+    aliases.update(base_aliases)
+    flags = {
+        "user": ({"InstallKernelSpec": {"user": True}}, "Install to the per-user kernel registry"),
+        "replace": (
+            {"InstallKernelSpec": {"replace": True}},
+            "Replace any existing kernel spec with this name.",
+        ),
+        "sys-prefix": (
+            {"InstallKernelSpec": {"prefix": sys.prefix}},
+            "Install to Python's sys.prefix. Useful in conda/virtual environments.",
+        ),
+        "debug": base_flags["debug"],
+    }
+
+    def parse_command_line(self, argv: Any = None) -> None:
+        """The first positional argument is the source directory (required)."""
+        super().parse_command_line(argv)
+        if self.extra_args:
+            self.sourcedir = self.extra_args[0]
+        else:
+            print("No source directory specified.", file=sys.stderr)
+            self.exit(1)
+
+    def start(self) -> None:
+        """Install; permission and existing-destination errors exit with a hint."""
+        if self.user and self.prefix:
+            self.exit("Can't specify both user and prefix. Please choose one or the other.")
+        try:
+            self.kernel_spec_manager.install_kernel_spec(
+                self.sourcedir,
+                kernel_name=self.kernel_name,
+                user=self.user,
+                prefix=self.prefix,
+                replace=self.replace,
+            )
+        except OSError as e:
+            if e.errno == errno.EACCES:
+                print(e, file=sys.stderr)
+                if not self.user:
+                    print("Perhaps you want to install with `sudo` or `--user`?", file=sys.stderr)
+                self.exit(1)
+            elif e.errno == errno.EEXIST:
+                print(f"A kernel spec is already present at {e.filename}", file=sys.stderr)
+                self.exit(1)
+            raise
+
+
+class RemoveKernelSpec(JupyterApp):
+    """An app to remove a kernel spec."""
+
+    version = __version__
+    description = """Remove one or more Jupyter kernelspecs by name."""
+    examples = """jupyter kernelspec remove python2 [my_kernel ...]"""
+    force = Bool(False, config=True, help="""Force removal, don't prompt for confirmation.""")
+    spec_names = List(Unicode())
+    missing_kernels = Bool(False, help="Remove missing specs.", config=True)
+    kernel_spec_manager = Instance(KernelSpecManager)
+
+    def _kernel_spec_manager_default(self) -> KernelSpecManager:
+        return KernelSpecManager(data_dir=self.data_dir, parent=self)
+
+    flags = {
+        "f": ({"RemoveKernelSpec": {"force": True}}, force.help),
+        "missing": ({"RemoveKernelSpec": {"missing_kernels": True}}, "remove missing kernels"),
+    }
+    flags.update(JupyterApp.flags)
+
+    def parse_command_line(self, argv: Any = None) -> None:
+        """Positional arguments are spec names (de-duplicated, sorted)."""
+        super().parse_command_line(argv)
+        self.spec_names = sorted(set(self.extra_args)) if self.extra_args else []
+
+    def start(self) -> None:
+        """Confirm (unless ``-f``/``-y``), then remove each spec and report its path."""
+        self.kernel_spec_manager.ensure_native_kernel = False
+        spec_paths = self.kernel_spec_manager.find_kernel_specs()
+        if self.missing_kernels:
+            _, missing_specs = _limit_to_missing(
+                spec_paths, self.kernel_spec_manager.get_all_specs()
+            )
+            self.spec_names = sorted(set(self.spec_names + list(missing_specs)))
+        unknown = set(self.spec_names).difference(spec_paths)
+        if unknown:
+            self.exit("Couldn't find kernel spec(s): {}".format(", ".join(unknown)))
+        if not (self.force or self.answer_yes):
+            print("Kernel specs to remove:")
+            for name in self.spec_names:
+                path = spec_paths.get(name, name)
+                print(f"  {name.ljust(20)}\t{path.ljust(20)}")
+            answer = input(f"Remove {len(self.spec_names)} kernel specs [y/N]: ")
+            if not answer.lower().startswith("y"):
+                return
+        for name in self.spec_names:
+            try:
+                path = self.kernel_spec_manager.remove_kernel_spec(name)
+            except OSError as e:
+                if e.errno == errno.EACCES:
+                    print(e, file=sys.stderr)
+                    print("Perhaps you want sudo?", file=sys.stderr)
+                    self.exit(1)
+                raise
+            print(f"Removed {path}")
+
+
+class InstallNativeKernelSpec(JupyterApp):
+    """An app to install the native kernel spec."""
+
+    version = __version__
+    description = """[DEPRECATED] Install the IPython kernel spec directory for this Python."""
+    kernel_spec_manager = Instance(KernelSpecManager)
+
+    def _kernel_spec_manager_default(self) -> KernelSpecManager:
+        return KernelSpecManager(data_dir=self.data_dir)
+
+    user = Bool(
+        False,
+        config=True,
+        help="Try to install the kernel spec to the per-user directory instead of the system"
+        " or environment directory.",
+    )
+    flags = {
+        "user": (
+            {"InstallNativeKernelSpec": {"user": True}},
+            "Install to the per-user kernel registry",
+        ),
+        "debug": base_flags["debug"],
+    }
+
+    def start(self) -> None:
+        """Delegate to ipykernel (deprecated command)."""
+        self.log.warning(
+            "`jupyter kernelspec install-self` is DEPRECATED as of 4.0."
+            " You probably want `ipython kernel install` to install the IPython kernelspec."
+        )
+        try:
+            from ipykernel import kernelspec
+        except ModuleNotFoundError:
+            print("ipykernel not available, can't install its spec.", file=sys.stderr)
+            self.exit(1)
+        try:
+            kernelspec.install(self.kernel_spec_manager, user=self.user)
+        except OSError as e:
+            if e.errno == errno.EACCES:
+                print(e, file=sys.stderr)
+                if not self.user:
+                    print("Perhaps you want to install with `sudo` or `--user`?", file=sys.stderr)
+                self.exit(1)
+            self.exit(e)  # type: ignore[arg-type]
+
+
+class ListProvisioners(JupyterApp):
+    """An app to list provisioners."""
+
+    version = __version__
+    description = """List available provisioners for use in kernel specifications."""
+
+    def start(self) -> None:
+        """Print every registered ``jupyter_client.kernel_provisioners`` entry point."""
+        found = {ep.name: ep.value for ep in entry_points(group=PROVISIONER_GROUP)}
+        print("Available kernel provisioners:")
+        if not found:
+            return
+        width = max(len(name) for name in found)
+        for name in sorted(found):
+            print(f"  {name.ljust(width)}    {found[name]}")
+
+
+class KernelSpecApp(Application):
+    """An app to manage kernel specs."""
+
+    version = __version__
+    name = "jupyter kernelspec"
+    description = """Manage Jupyter kernel specifications."""
+    subcommands = Dict(
+        {
+            "list": (ListKernelSpecs, ListKernelSpecs.description.splitlines()[0]),
+            "install": (InstallKernelSpec, InstallKernelSpec.description.splitlines()[0]),
+            "uninstall": (RemoveKernelSpec, "Alias for remove"),
+            "remove": (RemoveKernelSpec, RemoveKernelSpec.description.splitlines()[0]),
+            "install-self": (
+                InstallNativeKernelSpec,
+                InstallNativeKernelSpec.description.splitlines()[0],
+            ),
+            "provisioners": (ListProvisioners, ListProvisioners.description.splitlines()[0]),
+        }
+    )
+    aliases: dict[Any, Any] = {}
+    flags: dict[Any, Any] = {}
+
+    def start(self) -> None:
+        """Run the subcommand, or explain that one is needed (exit status 1)."""
+        if self.subapp is None:
+            print(f"No subcommand specified. Must specify one of: {list(self.subcommands)}")
+            print()
+            self.print_description()
+            self.print_subcommands()
+            self.exit(1)
+        else:
+            self.subapp.start()
+
+
+def main() -> None:
+    """Console-script entry point of ``jupyter-kernelspec``."""
+    KernelSpecApp.launch_instance()
+
+
+if __name__ == "__main__":
+    main()
