@@ -1,0 +1,286 @@
+"""Plain pyzmq sockets driven from trio, without lost wake-ups.
+
+Why not ``zmq.asyncio`` or a naive ``wait_readable`` loop: ZMQ's file descriptor is not a data
+fd. It is edge-triggered, means only "socket state may have changed", and *any* call that
+processes the socket's command mailbox (``send``, ``recv``, ``getsockopt(EVENTS)``, some
+``setsockopt`` calls) consumes the edge, possibly one another task is sleeping on. The rules
+this module follows come from a spike (``reference/zmq-trio.md`` in the workspace):
+
+* every send/recv is ``NOBLOCK``; on ``Again`` read ``EVENTS`` and sleep on the fd only when the
+  wanted bit is clear, then re-read (the read is what re-arms the edge);
+* one task at a time sleeps on the fd (the *watcher*); others park in a ``ParkingLot`` per
+  direction; whoever touches the socket while others wait re-reads ``EVENTS`` and wakes them;
+* each operation is bracketed by ``checkpoint_if_cancelled`` / ``cancel_shielded_checkpoint``,
+  so ``trio.Cancelled`` always means "nothing was sent or received";
+* ``LINGER=0``; closing calls ``notify_closing(fd)`` before ``close()`` (libzmq's reaper closes
+  the fd later and the number may be reused); the context is terminated last, off the trio
+  thread and with a bound, because ``term()`` blocks until every socket is closed.
+
+A :class:`ZSocket` may be shared by any number of tasks of one trio run (never by threads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import trio
+import zmq
+from trio.lowlevel import (
+    ParkingLot,
+    cancel_shielded_checkpoint,
+    checkpoint_if_cancelled,
+    notify_closing,
+    wait_readable,
+)
+
+log = logging.getLogger("jupyter_client.actors.zsocket")
+
+T = TypeVar("T")
+Frames = list[bytes]
+SendPart = bytes | memoryview | zmq.Frame
+
+POLLIN = zmq.POLLIN
+POLLOUT = zmq.POLLOUT
+# Options whose setting processes the socket's command mailbox (and so may eat an edge).
+_EDGE_EATING_OPTS = frozenset({zmq.SUBSCRIBE, zmq.UNSUBSCRIBE})
+
+
+class ZSocket:
+    """A ``zmq.Socket`` usable by many trio tasks at once; see the module docstring."""
+
+    __slots__ = ("_lots", "_on_close", "_waiting", "_watch", "_watch_flag", "closed", "fd", "z")
+
+    def __init__(
+        self, zsock: zmq.Socket[bytes], *, on_close: Callable[[ZSocket], None] | None = None
+    ) -> None:
+        self.z = zsock
+        self.fd: int = zsock.FD
+        self.closed = False
+        self._lots: dict[int, ParkingLot] = {POLLIN: ParkingLot(), POLLOUT: ParkingLot()}
+        self._watch: trio.CancelScope | None = None
+        self._watch_flag = 0
+        self._waiting = 0
+        self._on_close = on_close
+
+    # -- options and endpoints (cheap, synchronous) -------------------------------------------
+    def setsockopt(self, option: int, value: int | bytes | str) -> None:
+        """Set an option; ``SUBSCRIBE``-like options re-read ``EVENTS`` and wake waiters."""
+        self._check_open()
+        if isinstance(value, str):
+            value = value.encode()
+        self.z.setsockopt(option, value)
+        if option in _EDGE_EATING_OPTS and self._waiting:
+            self._wake(self.z.getsockopt(zmq.EVENTS))  # type: ignore[arg-type]
+
+    def getsockopt(self, option: int) -> Any:
+        """Read an option; reading ``EVENTS`` wakes whoever it concerns (it eats edges)."""
+        self._check_open()
+        value = self.z.getsockopt(option)
+        if option == zmq.EVENTS and self._waiting:
+            self._wake(value)  # type: ignore[arg-type]
+        return value
+
+    def events(self) -> int:
+        """``EVENTS`` read safely: the diagnostic for a hang (POLLIN set = lost wake-up)."""
+        return int(self.getsockopt(zmq.EVENTS))
+
+    def subscribe(self, topic: bytes = b"") -> None:
+        self.setsockopt(zmq.SUBSCRIBE, topic)
+
+    def unsubscribe(self, topic: bytes = b"") -> None:
+        self.setsockopt(zmq.UNSUBSCRIBE, topic)
+
+    def connect(self, url: str) -> None:
+        self._check_open()
+        self.z.connect(url)
+        if self._waiting:
+            self._wake(self.z.getsockopt(zmq.EVENTS))  # type: ignore[arg-type]
+
+    def bind(self, url: str) -> str:
+        """Bind and return the actual endpoint (useful with ``tcp://127.0.0.1:*``)."""
+        self._check_open()
+        self.z.bind(url)
+        return str(self.z.getsockopt(zmq.LAST_ENDPOINT).decode())  # type: ignore[union-attr]
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise trio.ClosedResourceError("zmq socket is closed")
+
+    # -- waking ---------------------------------------------------------------------------
+    def _wake(self, ev: int) -> None:
+        """Call after anything processed the command mailbox (so maybe ate someone's edge)."""
+        lots = self._lots
+        for flag, lot in lots.items():
+            if ev & flag and lot:
+                lot.unpark()  # one per ready direction: a chain, not a herd
+        if self._watch is not None:
+            if ev & self._watch_flag:
+                self._watch.cancel()  # kick the fd sleeper: its edge may be gone
+        elif lot := lots[POLLIN] or lots[POLLOUT]:
+            lot.unpark()  # nobody on the fd: promote a parked task to watcher
+
+    async def _wait(self, flag: int) -> bool:
+        """Wait until ``EVENTS`` has ``flag``; False when it was already set (no sleep)."""
+        slept = False
+        self._waiting += 1
+        try:
+            while not self.closed:
+                ev: int = self.z.getsockopt(zmq.EVENTS)  # type: ignore[assignment]
+                self._wake(ev)
+                if ev & flag:
+                    return slept
+                slept = True
+                if self._watch is not None:  # someone is on the fd already
+                    await self._lots[flag].park()
+                else:
+                    with trio.CancelScope() as self._watch:
+                        self._watch_flag = flag
+                        try:
+                            await wait_readable(self.fd)
+                        finally:
+                            self._watch = None
+                            self._wake(0)  # hand the watch over to a parked task
+            raise trio.ClosedResourceError("zmq socket was closed")
+        finally:
+            self._waiting -= 1
+
+    async def _op(self, fn: Callable[..., T], flag: int, *args: Any, **kw: Any) -> T:
+        await checkpoint_if_cancelled()  # Cancelled here => nothing happened
+        refused = False
+        while not self.closed:
+            try:
+                result = fn(*args, zmq.NOBLOCK, **kw)
+            except zmq.Again:
+                # EVENTS says ready yet the op refuses again (ROUTER_MANDATORY...): don't spin.
+                if not await self._wait(flag) and refused:
+                    raise
+                refused = True
+                continue
+            if self._waiting:  # our call may have eaten their edge
+                self._wake(self.z.getsockopt(zmq.EVENTS))  # type: ignore[arg-type]
+            await cancel_shielded_checkpoint()  # done => never raise Cancelled now
+            return result
+        raise trio.ClosedResourceError("zmq socket is closed")
+
+    # -- operations -----------------------------------------------------------------------
+    async def send_multipart(
+        self, parts: Sequence[SendPart], *, copy: bool = True, track: bool = False
+    ) -> None:
+        """Send one multipart message (atomic: all frames or, on Cancelled, none)."""
+        await self._op(self.z.send_multipart, POLLOUT, parts, copy=copy, track=track)
+
+    async def recv_multipart(self) -> Frames:
+        """Receive one multipart message as ``bytes`` frames."""
+        return await self._op(self.z.recv_multipart, POLLIN)
+
+    async def recv_multipart_frames(self) -> list[zmq.Frame]:
+        """Receive as ``zmq.Frame`` (zero-copy; worth it only for large frames)."""
+        return await self._op(self.z.recv_multipart, POLLIN, copy=False)
+
+    async def recv_batch(self, max_msgs: int = 512) -> list[Frames]:
+        """Receive 1 to ``max_msgs`` queued messages for one checkpoint (streams)."""
+        return await self._op(self._drain, POLLIN, max_msgs)
+
+    def _drain(self, max_msgs: int, flags: int) -> list[Frames]:
+        recv = self.z.recv_multipart
+        out = [recv(flags)]  # Again here: _op waits, as for a single recv
+        with contextlib.suppress(zmq.Again):
+            while len(out) < max_msgs:
+                out.append(recv(flags))
+        return out
+
+    # -- closing --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close now; tasks waiting on the socket get ``trio.ClosedResourceError``."""
+        if self.closed:
+            return
+        self.closed = True  # 1. new operations fail fast
+        notify_closing(self.fd)  # 2. the fd sleeper: ClosedResourceError at once
+        for lot in self._lots.values():
+            lot.unpark_all()  # parked tasks see .closed and raise
+        self.z.close(linger=0)  # 3. libzmq's reaper closes the fd later
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def __enter__(self) -> ZSocket:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class ZContext:
+    """One plain ``zmq.Context`` with a registry of its open sockets.
+
+    The registry exists because ``term()`` blocks until every socket is closed: one forgotten
+    socket would hang shutdown. :meth:`aclose` closes stragglers (and says so), then terminates
+    the context off the trio thread under a time bound.
+    """
+
+    def __init__(self) -> None:
+        self.zmq_context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.sockets: set[ZSocket] = set()
+        self.closed = False
+
+    def socket(self, socket_type: int) -> ZSocket:
+        """A new wrapped socket with ``LINGER=0`` (set other options before connecting)."""
+        if self.closed:
+            raise trio.ClosedResourceError("zmq context is closed")
+        zsock = self.zmq_context.socket(socket_type)
+        zsock.setsockopt(zmq.LINGER, 0)
+        sock = ZSocket(zsock, on_close=self.sockets.discard)
+        self.sockets.add(sock)
+        return sock
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Close remaining sockets, then ``term()`` in a helper thread, waiting ``timeout``."""
+        if self.closed:
+            return
+        self.closed = True
+        for sock in list(self.sockets):
+            log.warning("closing zmq socket left open at context close: %r", sock.z)
+            sock.close()
+        await term_context(self.zmq_context, timeout)
+
+    async def __aenter__(self) -> ZContext:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+async def term_context(ctx: zmq.Context[Any], timeout: float = 5.0) -> bool:
+    """Terminate ``ctx`` off the trio thread; False if it did not finish within ``timeout``.
+
+    A plain short-lived thread rather than ``trio.to_thread``: trio's worker threads idle for
+    seconds after use, which the test suite's thread-leak check would flag. The wait is
+    shielded because this typically runs in cleanup code of a cancelled nursery.
+    """
+    done = trio.Event()
+    token = trio.lowlevel.current_trio_token()
+
+    def work() -> None:
+        try:
+            ctx.term()
+        finally:
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(done.set)
+
+    thread = threading.Thread(target=work, name="zmq-context-term", daemon=True)
+    thread.start()
+    with trio.CancelScope(shield=True), trio.move_on_after(timeout):
+        await done.wait()
+    if not done.is_set():
+        log.error("zmq context did not terminate within %.1fs (a socket left open?)", timeout)
+        return False
+    thread.join(1.0)
+    return True
