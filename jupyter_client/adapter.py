@@ -1,0 +1,15 @@
+"""``jupyter_client.adapter``: v4 <-> v5 message adapters (implemented in the protocol layer)."""
+
+from __future__ import annotations
+
+from jupyter_client.protocol.adapter import (
+    Adapter,
+    V4toV5,
+    V5toV4,
+    adapt,
+    adapters,
+    code_to_line,
+    extract_oname_v4,
+)
+
+__all__ = ["Adapter", "V4toV5", "V5toV4", "adapt", "adapters", "code_to_line", "extract_oname_v4"]

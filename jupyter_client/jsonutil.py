@@ -1,0 +1,27 @@
+"""``jupyter_client.jsonutil``: upstream's JSON helpers (implemented in the protocol layer)."""
+
+from __future__ import annotations
+
+from jupyter_client.protocol.jsonutil import (
+    ISO8601,
+    ISO8601_PAT,
+    date_default,
+    extract_dates,
+    json_clean,
+    json_default,
+    next_attr_name,
+    parse_date,
+    squash_dates,
+)
+
+__all__ = [
+    "ISO8601",
+    "ISO8601_PAT",
+    "date_default",
+    "extract_dates",
+    "json_clean",
+    "json_default",
+    "next_attr_name",
+    "parse_date",
+    "squash_dates",
+]

@@ -1,0 +1,192 @@
+"""JSON helpers with upstream ``jupyter_client.jsonutil`` semantics, without ``dateutil``.
+
+Why our own: upstream parses header dates with ``dateutil.isoparse`` and a regex, which dominates
+the cost of deserializing small messages. Every string that matches :data:`ISO8601_PAT` is a
+subset of what :meth:`datetime.fromisoformat` (Python >= 3.11) accepts, so we parse with it and
+only fall back to a tiny manual parser on older Pythons. Timezones are ``datetime.timezone``
+objects (upstream returns dateutil's ``tzutc``/``tzoffset``; the datetimes compare equal).
+Naive timestamps are interpreted as local time with a ``DeprecationWarning``, as upstream does.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import sys
+import types
+import warnings
+from binascii import b2a_base64
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+next_attr_name = "__next__"
+
+ISO8601 = "%Y-%m-%dT%H:%M:%S.%f"
+ISO8601_PAT = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|([\+\-]\d{2}:?\d{2}))?$"
+)
+
+_NAIVE_WARNING = "Interpreting naive datetime as local %s. Please add timezone info to timestamps."
+
+
+def _local_tz() -> tzinfo:
+    """The local timezone now (a fixed offset; evaluated per call so DST changes are seen)."""
+    tz = datetime.now().astimezone().tzinfo
+    return tz if tz is not None else timezone.utc
+
+
+def _ensure_tzinfo(dt: datetime, stacklevel: int = 4) -> datetime:
+    """Attach the local timezone to a naive datetime, warning that this is deprecated."""
+    if not dt.tzinfo:
+        warnings.warn(_NAIVE_WARNING % dt, DeprecationWarning, stacklevel=stacklevel)
+        dt = dt.replace(tzinfo=_local_tz())
+    return dt
+
+
+if sys.version_info >= (3, 11):
+    _fromiso = datetime.fromisoformat
+else:  # pragma: no cover - 3.10 only: fromisoformat lacks "Z", short fractions, "+HHMM"
+
+    def _fromiso(s: str) -> datetime:
+        m = ISO8601_PAT.match(s)
+        if m is None:
+            raise ValueError(f"Invalid isoformat string: {s!r}")
+        base = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+        frac = m.group(2)
+        if frac:
+            base = base.replace(microsecond=int(frac[1:].ljust(6, "0")))
+        tz = m.group(3)
+        if tz == "Z":
+            return base.replace(tzinfo=timezone.utc)
+        if tz:
+            sign = -1 if tz[0] == "-" else 1
+            digits = tz[1:].replace(":", "")
+            off = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            return base.replace(tzinfo=timezone(sign * off))
+        return base
+
+
+def _parse_matched(s: str) -> datetime:
+    """Parse a string already known to match ISO8601_PAT.
+
+    ``fromisoformat`` rejects hour 24, which dateutil accepts as midnight of the next day.
+    """
+    try:
+        dt = _fromiso(s)
+    except ValueError:
+        if s[11:13] == "24" and s[14:16] == "00" and s[17:19] == "00":
+            dt = _fromiso(s[:11] + "00" + s[13:]) + timedelta(days=1)
+            if dt.microsecond:
+                raise
+        else:
+            raise
+    return dt
+
+
+def parse_date(s: str | None) -> str | datetime | None:
+    """Return a datetime for an ISO 8601 timestamp string, anything else unchanged."""
+    if s is None:
+        return s
+    if ISO8601_PAT.match(s):
+        return _ensure_tzinfo(_parse_matched(s))
+    return s
+
+
+def extract_dates(obj: Any) -> Any:
+    """Recursively replace ISO 8601 strings by datetimes; containers are copied, not mutated."""
+    if isinstance(obj, dict):
+        return {k: extract_dates(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [extract_dates(o) for o in obj]
+    if isinstance(obj, str):
+        return parse_date(obj)
+    return obj
+
+
+def squash_dates(obj: Any) -> Any:
+    """Recursively replace datetimes by their ``isoformat()`` strings (copying containers)."""
+    if isinstance(obj, dict):
+        return {k: squash_dates(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [squash_dates(o) for o in obj]
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    return obj
+
+
+def json_default(obj: Any) -> Any:
+    """``default=`` hook for JSON encoders: datetimes, dates, bytes, iterables and numbers."""
+    if isinstance(obj, datetime):
+        return _ensure_tzinfo(obj, stacklevel=5).isoformat().replace("+00:00", "Z")
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, bytes):
+        return b2a_base64(obj, newline=False).decode("ascii")
+    if isinstance(obj, Iterable):
+        return list(obj)
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj)
+    raise TypeError(f"{obj!r} is not JSON serializable")
+
+
+def date_default(obj: Any) -> Any:
+    """Deprecated alias of :func:`json_default` (warns, as upstream does since 7.0)."""
+    warnings.warn(
+        "date_default is deprecated since jupyter_client 7.0.0."
+        " Use jupyter_client.jsonutil.json_default.",
+        stacklevel=2,
+    )
+    return json_default(obj)
+
+
+def json_clean(obj: Any) -> Any:
+    """Return a JSON-safe copy of ``obj`` (the legacy fallback used when packing fails).
+
+    Non-finite floats become their repr strings, containers become lists, dict keys become
+    strings (refusing collisions that would drop values), bytes become base64.
+    """
+    if isinstance(obj, bool):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        if math.isnan(obj) or math.isinf(obj):
+            return repr(obj)
+        return float(obj)
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, bytes):
+        return b2a_base64(obj, newline=False).decode("ascii")
+    if isinstance(obj, (tuple, set, types.GeneratorType)) or (
+        hasattr(obj, "__iter__") and hasattr(obj, next_attr_name)
+    ):
+        obj = list(obj)
+    if isinstance(obj, list):
+        return [json_clean(x) for x in obj]
+    if isinstance(obj, dict):
+        if len(obj) != len(set(map(str, obj))):
+            raise ValueError(
+                "dict cannot be safely converted to JSON: "
+                "key collision would lead to dropped values"
+            )
+        return {str(k): json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, (datetime, date)):
+        return obj.strftime(ISO8601)
+    raise ValueError(f"Can't clean for JSON: {obj!r}")
+
+
+__all__ = [
+    "ISO8601",
+    "ISO8601_PAT",
+    "date_default",
+    "extract_dates",
+    "json_clean",
+    "json_default",
+    "next_attr_name",
+    "parse_date",
+    "squash_dates",
+]
