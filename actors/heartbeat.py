@@ -1,0 +1,174 @@
+"""The heartbeat actor: is the kernel's heart still echoing our pings?
+
+Why a DEALER and not upstream's REQ: a REQ whose receive is cancelled (our timeout) is stuck
+in its send/recv state machine and must be recreated. A DEALER has no such state; it sends
+``[b"", ping]`` (the empty delimiter a REP peer expects; ipykernel's ROUTER echo returns the
+frames unchanged either way) and each ping carries a sequence number, so a late echo of an
+earlier ping is recognised and ignored instead of being mistaken for a fresh beat.
+
+Rhythm, as upstream's ``HBChannel``: one ping per ``time_to_dead`` (default 1.0 s); a ping not
+answered within ``time_to_dead`` is a missed beat. Unlike upstream, the state is observable
+(``AsyncValue``) so a supervisor waits on it instead of polling, and a reply ends the wait at
+once instead of after a fixed ``time_to_dead`` sleep.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import trio
+import zmq
+from jupyter_client.actors.actor import Actor
+from jupyter_client.actors.zsocket import ZContext, ZSocket
+from trio_util import AsyncValue
+
+
+class Heart(enum.Enum):
+    WAITING = "waiting"  # started or unpaused, no answer yet
+    BEATING = "beating"  # the last ping was answered in time
+    MISSED = "missed"  # the last ping was not answered within time_to_dead
+    PAUSED = "paused"
+
+
+class HeartbeatActor(Actor):
+    """Pings the kernel's heartbeat socket at ``url``.
+
+    ``on_heart_stopped(seconds_since_last_beat)`` is called (in the actor's task) on every
+    missed beat, like upstream's ``HBChannel.call_handlers``; if it raises, the actor crashes.
+    """
+
+    #: Upstream's ``HBChannel.time_to_dead``.
+    DEFAULT_TIME_TO_DEAD = 1.0
+
+    def __init__(
+        self,
+        ctx: ZContext,
+        url: str,
+        *,
+        time_to_dead: float = DEFAULT_TIME_TO_DEAD,
+        on_heart_stopped: Callable[[float], None] | None = None,
+        name: str = "hb",
+    ) -> None:
+        super().__init__(f"{name}-channel")
+        self.ctx = ctx
+        self.url = url
+        self.time_to_dead = time_to_dead
+        self.on_heart_stopped = on_heart_stopped
+        self.heart: AsyncValue[Heart] = AsyncValue(Heart.WAITING)
+        #: Consecutive missed beats (0 after an answered ping).
+        self.missed_beats: AsyncValue[int] = AsyncValue(0)
+        #: ``trio.current_time()`` of the last answered ping, or None.
+        self.last_beat: float | None = None
+        self.paused: AsyncValue[bool] = AsyncValue(False)
+        self._sock: ZSocket | None = None
+        self._beat_scope: trio.CancelScope | None = None
+        self._since = 0.0
+
+    # -- lifetime ----------------------------------------------------------------------------
+    @asynccontextmanager
+    async def lifetime(self, nursery: trio.Nursery) -> AsyncIterator[None]:
+        try:
+            self._open()
+            nursery.start_soon(self._beat, name=f"{self.name}-beat")
+            yield
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+
+    def _open(self) -> None:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.connect(self.url)
+        self._sock = sock
+        self._since = trio.current_time()
+
+    async def _beat(self) -> None:
+        seq = 0
+        while True:
+            await self.paused.wait_value(False)
+            sock = self._sock
+            assert sock is not None
+            seq += 1
+            token = b"ping-%d" % seq
+            start = trio.current_time()
+            answered = False
+            with trio.CancelScope(deadline=start + self.time_to_dead) as self._beat_scope:
+                try:
+                    await sock.send_multipart([b"", token])
+                    while not answered:
+                        frames = await sock.recv_multipart()
+                        answered = bool(frames) and frames[-1] == token
+                except trio.ClosedResourceError:
+                    if sock is self._sock:
+                        raise
+                    continue  # replaced by reconnect: start over on the new socket
+            interrupted = self._beat_scope.cancel_called and trio.current_time() < start + (
+                self.time_to_dead
+            )
+            self._beat_scope = None
+            if interrupted:  # paused or reconnected mid-beat: this beat does not count
+                continue
+            if answered:
+                self.last_beat = trio.current_time()
+                self.missed_beats.value = 0
+                self.heart.value = Heart.BEATING
+                await trio.sleep_until(start + self.time_to_dead)
+            else:
+                self.missed_beats.value += 1
+                self.heart.value = Heart.MISSED
+                if self.on_heart_stopped is not None:
+                    since = trio.current_time() - (self.last_beat or self._since)
+                    self.on_heart_stopped(since)
+
+    # -- commands ----------------------------------------------------------------------------
+    async def pause(self) -> None:
+        """Stop pinging (e.g. while the kernel is being restarted)."""
+        await self.ask(self._do_pause, True)
+
+    async def unpause(self) -> None:
+        await self.ask(self._do_pause, False)
+
+    async def _do_pause(self, pause: bool) -> None:
+        if pause == self.paused.value:
+            return
+        self.paused.value = pause
+        if pause:
+            self.heart.value = Heart.PAUSED
+            if self._beat_scope is not None:
+                self._beat_scope.cancel()
+        else:
+            self.heart.value = Heart.WAITING
+            self.missed_beats.value = 0
+            self._since = trio.current_time()
+
+    async def reconnect(self, url: str | None = None) -> None:
+        """New socket (after a kernel restart, maybe on new ports); beating starts over."""
+        await self.ask(self._do_reconnect, url)
+
+    async def _do_reconnect(self, url: str | None) -> None:
+        if url is not None:
+            self.url = url
+        old = self._sock
+        self._open()
+        if self._beat_scope is not None:
+            self._beat_scope.cancel()
+        if old is not None:
+            old.close()
+        self.last_beat = None
+        self.missed_beats.value = 0
+        if not self.paused.value:
+            self.heart.value = Heart.WAITING
+
+    # -- queries -----------------------------------------------------------------------------
+    def is_beating(self) -> bool:
+        """Upstream's ``is_beating``: running, not paused, and the last ping was answered."""
+        return self.running and self.heart.value is Heart.BEATING
+
+    async def wait_heart_stopped(self) -> None:
+        """Return at the next missed beat (or at once if the last beat was missed)."""
+        await self.heart.wait_value(Heart.MISSED)
+
+    async def wait_beating(self) -> None:
+        await self.heart.wait_value(Heart.BEATING)
