@@ -19,7 +19,9 @@ Wire format decisions (see also ``docs`` of the packers below):
 * The default packer is called ``"json"`` but is :func:`fast_json_packer`: msgspec's encoder,
   compact output (no spaces), UTF-8, aware datetimes as ISO 8601 with ``Z`` for UTC, NaN/inf as
   ``null``. That is byte-for-byte what upstream's *orjson* packer (upstream's default whenever
-  orjson is installed) emits for JSON-native values, and upstream's ``json_unpacker`` parses it.
+  orjson is installed) emits for JSON-native values (tested), except floats with a positive
+  exponent (orjson ``1e+16``, msgspec ``1e16``) and ints beyond 64 bits (orjson falls back to
+  stdlib JSON); upstream's ``json_unpacker`` and ``orjson_unpacker`` parse all of it.
   Whatever msgspec cannot encode falls back to :func:`json_packer`, like upstream's orjson
   packer does. :func:`json_packer` itself is byte-identical to upstream's stdlib packer; use
   ``packer="jupyter_client.session.json_packer"`` when spaced stdlib output is required.
@@ -239,8 +241,9 @@ def fast_json_packer(obj: Any) -> bytes:
     Output equals upstream's orjson packer for JSON-native values. Differences from upstream's
     stdlib packer: no spaces; NaN/inf become ``null`` (not ``"nan"`` strings); naive datetimes are
     written without offset (receivers interpret them as local time, the same meaning upstream's
-    stdlib packer gives them); bytearray/memoryview become base64; dataclasses, enums and UUIDs
-    are encoded natively.
+    stdlib packer gives them); bytearray/memoryview become base64; bool dict keys become
+    ``"1"``/``"0"`` (stdlib: ``"true"``/``"false"``); dataclasses, enums and UUIDs are encoded
+    natively.
     """
     try:
         return _FAST_ENCODE(obj)
@@ -915,9 +918,14 @@ class SessionCoreBase:
             except ValueError:
                 raise MessageError("DELIM not in msg_list") from None
             return msg_list[:idx], msg_list[idx + 1 :]
-        for idx, frame in enumerate(msg_list):
-            if len(frame) == 9 and _frame_bytes(frame) == DELIM:
-                return [_frame_bytes(f) for f in msg_list[:idx]], msg_list[idx + 1 :]
+        try:
+            for idx, frame in enumerate(msg_list):
+                if len(frame) == 9 and _frame_bytes(frame) == DELIM:
+                    return [_frame_bytes(f) for f in msg_list[:idx]], msg_list[idx + 1 :]
+        except MessageError:
+            raise
+        except Exception as e:
+            raise MessageError(f"message frames must be bytes-like: {e}") from None
         raise MessageError("DELIM not in msg_list")
 
     def _add_digest(self, signature: bytes) -> None:
