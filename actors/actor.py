@@ -143,6 +143,7 @@ class Actor:
         self.error: BaseException | None = None  # the crash, once CRASHED
         self._scope: trio.CancelScope | None = None
         self._current: _Call | None = None
+        self._server: trio.lowlevel.Task | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.state.value.value}>"
@@ -177,6 +178,7 @@ class Actor:
         self._finish(None)
 
     async def _serve(self) -> None:
+        self._server = trio.lowlevel.current_task()
         async for call in self._mailbox_out:
             if call.reply.abandoned:
                 continue
@@ -238,6 +240,9 @@ class Actor:
     async def _post(self, call: _Call) -> None:
         if self.state.value is ActorState.NEW:
             raise ActorStopped(f"{self.name} is not started")
+        if self._server is not None and trio.lowlevel.current_task() is self._server:
+            # A handler asking its own actor would wait for itself forever: call it directly.
+            raise RuntimeError(f"{self.name}: a command handler cannot ask its own actor")
         try:
             await self._mailbox_in.send(call)
         except (trio.BrokenResourceError, trio.ClosedResourceError):

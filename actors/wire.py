@@ -12,6 +12,10 @@ from typing import Any, Protocol
 
 log = logging.getLogger("jupyter_client.actors.wire")
 
+#: Drops logged individually before logging only every ``_LOG_EVERY``-th.
+_LOG_FIRST = 20
+_LOG_EVERY = 1000
+
 Msg = dict[str, Any]
 
 
@@ -78,13 +82,16 @@ class Decoder:
             return session.deserialize(rest, content=True, copy=True)
         except Exception as exc:
             self.dropped += 1
-            log.warning(
-                "%s: dropped an invalid message (%d frames): %s: %s",
-                self.name,
-                len(frames),
-                type(exc).__name__,
-                exc,
-            )
+            n = self.dropped
+            if n <= _LOG_FIRST or n % _LOG_EVERY == 0:  # a flood must not flood the log
+                log.warning(
+                    "%s: dropped an invalid message (%d frames, %d dropped so far): %s: %s",
+                    self.name,
+                    len(frames),
+                    n,
+                    type(exc).__name__,
+                    exc,
+                )
             return None
 
     def decode_batch(self, batch: list[list[bytes]]) -> list[Msg]:

@@ -223,3 +223,21 @@ def test_state_is_observable() -> None:
         assert ActorState.RUNNING in seen
 
     run(main)
+
+
+def test_handler_asking_its_own_actor_is_refused() -> None:
+    async def main() -> None:
+        c = Counter()
+
+        async def reentrant() -> int:
+            return await c.add(1)
+
+        async with trio.open_nursery() as nursery:
+            await nursery.start(c.run)
+            with pytest.raises(ActorCrashed) as info:
+                await c.ask(reentrant)
+            assert isinstance(info.value.__cause__, RuntimeError)
+            nursery.cancel_scope.cancel()
+
+    with pytest.RaisesGroup(RuntimeError, flatten_subgroups=True):
+        run(main)
