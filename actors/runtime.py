@@ -64,6 +64,27 @@ class Home:
         else:
             self.token.run_sync_soon(lambda: nursery.start_soon(afn, *args, name=name))
 
+    def run_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Call the plain function ``fn(*args)`` in this home's trio thread, without waiting.
+
+        From the home's own thread the call happens now and its errors reach the caller;
+        from another thread it is queued in order behind earlier ``run_soon`` calls, and an
+        error is logged (nobody is left to receive it).
+        """
+        if self.is_current():
+            fn(*args)
+            return
+        if self.closed:
+            raise RuntimeError("the jupyter_client actor runtime is closed")
+
+        def guarded() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("%s failed in the actor runtime", getattr(fn, "__name__", fn))
+
+        self.token.run_sync_soon(guarded)
+
     # -- calling -------------------------------------------------------------------------
     async def call(self, afn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Await ``afn(*args)`` in this home, from trio or asyncio code."""

@@ -21,8 +21,8 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 import sniffio
 import trio
@@ -89,6 +89,16 @@ class CrossQueue(Generic[T]):
             self._items.extend(items)
             if len(self._items) == before or not self._waiters:
                 return
+            waiters, self._waiters = self._waiters, []
+        for wake in waiters:
+            wake()
+
+    def put_front(self, items: list[T]) -> None:
+        """Put ``items`` back at the head, in their order (a reader looked past them)."""
+        if not items:
+            return
+        with self._lock:
+            self._items.extendleft(reversed(items))
             waiters, self._waiters = self._waiters, []
         for wake in waiters:
             wake()
@@ -216,3 +226,63 @@ class CrossQueue(Generic[T]):
                     raise queue.Empty from None
             finally:
                 self._unregister(wake)
+
+
+def _register_all(queues: Sequence[CrossQueue[Any]], wake: Wake) -> bool:
+    """Register ``wake`` on every queue; False (nothing left registered) if one has items."""
+    done: list[CrossQueue[Any]] = []
+    for q in queues:
+        try:
+            ready, _ = q._try_or_register(wake, take=False)
+        except BaseException:  # a closed queue counts as ready: its get raises the reason
+            ready = True
+        if ready:
+            for r in done:
+                r._unregister(wake)
+            return False
+        done.append(q)
+    return True
+
+
+def _unregister_all(queues: Sequence[CrossQueue[Any]], wake: Wake) -> None:
+    for q in queues:
+        q._unregister(wake)
+
+
+def wait_any_blocking(queues: Sequence[CrossQueue[Any]], timeout: float | None) -> bool:
+    """Block until one of ``queues`` has an item (or is closed); False after ``timeout``."""
+    event = threading.Event()
+    if not _register_all(queues, event.set):
+        return True
+    try:
+        return event.wait(timeout)
+    finally:
+        _unregister_all(queues, event.set)
+
+
+async def wait_any(queues: Sequence[CrossQueue[Any]], timeout: float | None) -> bool:
+    """Await (trio or asyncio) until one of ``queues`` has an item or is closed."""
+    if sniffio.current_async_library() == "asyncio":
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        wake = _asyncio_waker(loop, fut)
+        if not _register_all(queues, wake):
+            return True
+        try:
+            await asyncio.wait_for(fut, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            _unregister_all(queues, wake)
+    event = trio.Event()
+    wake = _trio_waker(event)
+    if not _register_all(queues, wake):
+        await trio.lowlevel.checkpoint()
+        return True
+    try:
+        with trio.move_on_after(timeout if timeout is not None else float("inf")):
+            await event.wait()
+        return event.is_set()
+    finally:
+        _unregister_all(queues, wake)

@@ -174,6 +174,25 @@ class ZSocket:
         """Send one multipart message (atomic: all frames or, on Cancelled, none)."""
         await self._op(self.z.send_multipart, POLLOUT, parts, copy=copy, track=track)
 
+    def send_multipart_nowait(self, parts: Sequence[SendPart]) -> bool:
+        """Send at once if libzmq takes the message now; False (nothing sent) otherwise.
+
+        For posting from plain (non-async) code in the socket's trio thread. It yields to
+        queued senders (returns False while any task is parked waiting to send, so order is
+        kept) and, like every operation, wakes waiters whose edge it may have eaten.
+        """
+        self._check_open()
+        if self._lots[POLLOUT]:
+            return False
+        try:
+            self.z.send_multipart(parts, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        finally:
+            if self._waiting:
+                self._wake(self.z.getsockopt(zmq.EVENTS))  # type: ignore[arg-type]
+        return True
+
     async def recv_multipart(self) -> Frames:
         """Receive one multipart message as ``bytes`` frames."""
         return await self._op(self.z.recv_multipart, POLLIN)

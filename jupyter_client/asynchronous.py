@@ -1,9 +1,130 @@
-"""Upstream's `jupyter_client.asynchronous` (pending: clients)."""
+"""Upstream's ``jupyter_client.asynchronous``: ``AsyncKernelClient``, for trio and asyncio.
+
+Under trio its actors run in the caller's trio run (``async with kc:`` stops them when the
+block exits); under asyncio they run in the process-wide runtime thread and every await is
+bridged without blocking the asyncio loop. The same coroutines serve both.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+from getpass import getpass
 from typing import Any
 
-from jupyter_client._pending import pending_class, pending_function
+import sniffio
+import trio
+from traitlets import Type
 
-AsyncKernelClient: Any = pending_class("AsyncKernelClient", "clients", "asynchronous")
+from jupyter_client.actors.xqueue import CrossQueue, wait_any
+from jupyter_client.channels import AsyncZMQSocketChannel, HBChannel
+from jupyter_client.channelsabc import ChannelABC, HBChannelABC
+from jupyter_client.client import KernelClient, reqrep
+
+Msg = dict[str, Any]
+
+__all__ = ["AsyncKernelClient"]
+
+
+class AsyncKernelClient(KernelClient):
+    """A KernelClient whose reads and operations are coroutines (trio or asyncio)."""
+
+    shell_channel_class = Type(AsyncZMQSocketChannel, klass=ChannelABC)
+    iopub_channel_class = Type(AsyncZMQSocketChannel, klass=ChannelABC)
+    stdin_channel_class = Type(AsyncZMQSocketChannel, klass=ChannelABC)
+    control_channel_class = Type(AsyncZMQSocketChannel, klass=ChannelABC)
+    hb_channel_class = Type(HBChannel, klass=HBChannelABC)
+
+    _home_in_callers_run = True
+
+    # -- primitives -----------------------------------------------------------------------
+    async def _get(self, q: CrossQueue[Msg], timeout: float | None) -> Msg:
+        return await q.get(timeout)
+
+    async def _wait_any(self, queues: list[CrossQueue[Msg]], timeout: float | None) -> bool:
+        return await wait_any(queues, timeout)
+
+    async def _sleep(self, seconds: float) -> None:
+        if sniffio.current_async_library() == "asyncio":
+            await asyncio.sleep(seconds)
+        else:
+            await trio.sleep(seconds)
+
+    async def _resolve(self, value: Any) -> Any:
+        if inspect.isawaitable(value):
+            return await value
+        return value
+
+    # -- reading ------------------------------------------------------------------------
+    async def get_shell_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
+        return await self.shell_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+
+    async def get_iopub_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
+        return await self.iopub_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+
+    async def get_stdin_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
+        return await self.stdin_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+
+    async def get_control_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
+        return await self.control_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+
+    # -- operations ---------------------------------------------------------------------
+    _recv_reply = KernelClient._async_recv_reply
+    wait_for_ready = KernelClient._async_wait_for_ready
+    is_alive = KernelClient._async_is_alive
+    execute_interactive = KernelClient._async_execute_interactive
+
+    async def _stdin_hook_default(self, msg: Msg) -> None:
+        """Ask the terminal for input, off the event loop's thread."""
+        content = msg["content"]
+        prompt = getpass if content.get("password") else input
+
+        def ask() -> str | None:
+            try:
+                return prompt(content["prompt"])  # type: ignore[operator]
+            except EOFError:
+                return "\x04"
+            except KeyboardInterrupt:
+                print()  # noqa: T201
+                return None
+
+        if sniffio.current_async_library() == "asyncio":
+            raw = await asyncio.get_running_loop().run_in_executor(None, ask)
+        else:
+            raw = await trio.to_thread.run_sync(ask)
+        if raw is not None:
+            self.input(raw)
+
+    # -- structured use under trio (and asyncio) -----------------------------------------
+    async def __aenter__(self) -> AsyncKernelClient:
+        if not self.channels_running:
+            self.start_channels()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the channels and wait until their sockets are closed (any event loop)."""
+        channels, home = self._channels, self._home
+        for handle in self._handles.values():
+            handle.stop()
+        if channels is None or home is None:
+            return
+        self._channels = None
+        self._stopped = True
+        if home.is_current():
+            channels.cancel()
+            with trio.CancelScope(shield=True):
+                await channels.wait_done()
+        else:
+            await home.call(channels.stop)
+
+    execute = reqrep(_recv_reply, KernelClient.execute)
+    history = reqrep(_recv_reply, KernelClient.history)
+    complete = reqrep(_recv_reply, KernelClient.complete)
+    inspect = reqrep(_recv_reply, KernelClient.inspect)
+    kernel_info = reqrep(_recv_reply, KernelClient.kernel_info)
+    comm_info = reqrep(_recv_reply, KernelClient.comm_info)
+    is_complete = reqrep(_recv_reply, KernelClient.is_complete)
+    shutdown = reqrep(_recv_reply, KernelClient.shutdown, channel="control")

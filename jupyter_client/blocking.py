@@ -1,9 +1,98 @@
-"""Upstream's `jupyter_client.blocking` (pending: clients)."""
+"""Upstream's ``jupyter_client.blocking``: ``BlockingKernelClient``.
+
+Its actors live in the process-wide runtime thread; every read blocks the caller's thread on
+the actor's queue directly (no hop into the trio run), and the multi-step operations of
+:class:`~jupyter_client.client.KernelClient` run to completion in the caller's thread.
+"""
 
 from __future__ import annotations
 
+import time
+from getpass import getpass
 from typing import Any
 
-from jupyter_client._pending import pending_class, pending_function
+from traitlets import Type
 
-BlockingKernelClient: Any = pending_class("BlockingKernelClient", "clients", "blocking")
+from jupyter_client.actors.xqueue import CrossQueue, wait_any_blocking
+from jupyter_client.channels import HBChannel, ZMQSocketChannel
+from jupyter_client.channelsabc import ChannelABC, HBChannelABC
+from jupyter_client.client import KernelClient, drive, reqrep
+
+Msg = dict[str, Any]
+
+__all__ = ["BlockingKernelClient"]
+
+
+class BlockingKernelClient(KernelClient):
+    """A KernelClient with blocking reads (``get_shell_msg(timeout=...)`` etc.)."""
+
+    shell_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
+    iopub_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
+    stdin_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
+    control_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
+    hb_channel_class = Type(HBChannel, klass=HBChannelABC)
+
+    # -- primitives: blocking, so the shared coroutines never suspend -----------------------
+    async def _get(self, q: CrossQueue[Msg], timeout: float | None) -> Msg:
+        return q.get_blocking(timeout)
+
+    async def _wait_any(self, queues: list[CrossQueue[Msg]], timeout: float | None) -> bool:
+        return wait_any_blocking(queues, timeout)
+
+    async def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    async def _resolve(self, value: Any) -> Any:
+        if hasattr(value, "__await__"):
+            return drive(value)
+        return value
+
+    # -- reading ------------------------------------------------------------------------
+    def get_shell_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
+        return self.shell_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+
+    def get_iopub_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
+        return self.iopub_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+
+    def get_stdin_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
+        return self.stdin_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+
+    def get_control_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
+        return self.control_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+
+    # -- operations ---------------------------------------------------------------------
+    def _recv_reply(
+        self, msg_id: str, timeout: float | None = None, channel: str = "shell"
+    ) -> Msg:
+        return drive(self._async_recv_reply(msg_id, timeout=timeout, channel=channel))
+
+    def wait_for_ready(self, timeout: float | None = None) -> None:
+        drive(self._async_wait_for_ready(timeout))
+
+    def is_alive(self) -> bool:
+        return drive(self._async_is_alive())
+
+    def execute_interactive(self, code: str, **kwargs: Any) -> Msg:
+        return drive(self._async_execute_interactive(code, **kwargs))
+
+    def _stdin_hook_default(self, msg: Msg) -> None:
+        """Ask the terminal for the input the kernel requested (upstream's default hook)."""
+        content = msg["content"]
+        prompt = getpass if content.get("password") else input
+        try:
+            raw_data = prompt(content["prompt"])  # type: ignore[operator]
+        except EOFError:
+            raw_data = "\x04"
+        except KeyboardInterrupt:
+            print()  # noqa: T201 - upstream prints the newline too
+            return
+        self.input(raw_data)
+
+    # Upstream adds reply=/timeout= to these (not to is_complete, on the blocking client).
+    execute = reqrep(_recv_reply, KernelClient.execute)
+    history = reqrep(_recv_reply, KernelClient.history)
+    complete = reqrep(_recv_reply, KernelClient.complete)
+    inspect = reqrep(_recv_reply, KernelClient.inspect)
+    kernel_info = reqrep(_recv_reply, KernelClient.kernel_info)
+    comm_info = reqrep(_recv_reply, KernelClient.comm_info)
+    shutdown = reqrep(_recv_reply, KernelClient.shutdown, channel="control")

@@ -1,16 +1,164 @@
-"""Upstream's ``jupyter_client.channels`` (channel classes arrive with the clients issue)."""
+"""Upstream's ``jupyter_client.channels``: channel handles over our channel actors.
+
+A channel handle owns nothing: the socket belongs to a channel actor living in a trio run (see
+``jupyter_client.actors.client``). Reading takes messages from the actor's queue directly in the
+caller's thread or event loop; sending serializes in the caller and posts the frames to the
+actor's outbox. ``ZMQSocketChannel`` reads by blocking, ``AsyncZMQSocketChannel`` by awaiting
+(under trio or asyncio); both keep upstream's names and semantics (``queue.Empty`` on timeout,
+``get_msg``/``get_msgs``/``msg_ready`` plain functions on the blocking class and coroutines on
+the async one, ``send`` synchronous on both).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
-from jupyter_client._pending import pending_class
+from jupyter_client.actors.heartbeat import Heart, HeartbeatActor
+from jupyter_client.actors.xqueue import CrossQueue
+from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.protocol.connection import InvalidPortNumber
+
+if TYPE_CHECKING:
+    from jupyter_client.actors.runtime import Home
+
+log = logging.getLogger("jupyter_client.channels")
 
 major_protocol_version = 5
 
-ZMQSocketChannel: Any = pending_class("ZMQSocketChannel", "clients", "channels")
-AsyncZMQSocketChannel: Any = pending_class("AsyncZMQSocketChannel", "clients", "channels")
-HBChannel: Any = pending_class("HBChannel", "clients", "channels")
+__all__ = [
+    "AsyncZMQSocketChannel",
+    "HBChannel",
+    "InvalidPortNumber",
+    "ZMQSocketChannel",
+    "major_protocol_version",
+]
 
-__all__ = ["AsyncZMQSocketChannel", "HBChannel", "InvalidPortNumber", "ZMQSocketChannel"]
+
+class _Link:
+    """What a channel handle needs from its client's connection (set by the client)."""
+
+    def __init__(self, home: Home, post: Any, session: Any) -> None:
+        self.home = home
+        self.post = post  # post(channel_name, frames), runs in the home thread
+        self.session = session
+
+
+class ZMQSocketChannel(ChannelABC):
+    """A request or stream channel read by blocking (``BlockingKernelClient``)."""
+
+    def __init__(self, queue: CrossQueue[dict[str, Any]], name: str, link: _Link) -> None:
+        self._queue = queue
+        self._name = name
+        self._link: _Link | None = link
+        self.session = link.session
+
+    # -- reading ------------------------------------------------------------------------
+    def get_msg(self, timeout: float | None = None) -> dict[str, Any]:
+        """The next message; ``queue.Empty`` after ``timeout`` seconds (None: wait)."""
+        return self._queue.get_blocking(timeout)
+
+    def get_msgs(self) -> list[dict[str, Any]]:
+        """Every message received so far (possibly none)."""
+        return self._queue.drain()
+
+    def msg_ready(self) -> bool:
+        return len(self._queue) > 0
+
+    # -- sending ------------------------------------------------------------------------
+    def send(self, msg: dict[str, Any]) -> None:
+        """Sign and send a message built with ``session.msg`` (never blocks)."""
+        link = self._link
+        if link is None:
+            raise RuntimeError(f"the {self._name} channel is closed")
+        frames = link.session.serialize(msg)
+        buffers = msg.get("buffers")
+        if buffers:
+            frames.extend(buffers)
+        link.home.run_soon(link.post, self._name, frames)
+
+    # -- lifetime (the client starts and stops the actor) -----------------------------------
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self._link = None
+
+    def close(self) -> None:
+        self.stop()
+
+    def is_alive(self) -> bool:
+        return self._link is not None and self._queue.closed is None
+
+
+class AsyncZMQSocketChannel(ZMQSocketChannel):
+    """A request or stream channel read by awaiting (``AsyncKernelClient``), trio or asyncio."""
+
+    async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:  # type: ignore[override]
+        return await self._queue.get(timeout)
+
+    async def get_msgs(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        return self._queue.drain()
+
+    async def msg_ready(self) -> bool:  # type: ignore[override]
+        return len(self._queue) > 0
+
+
+class HBChannel(HBChannelABC):
+    """The heartbeat: a handle on the client's heartbeat actor.
+
+    ``call_handlers(since_last_heartbeat)`` is upstream's hook for a missed beat; it runs in
+    the actor runtime's thread, so an override must not block.
+    """
+
+    time_to_dead: float = 1.0  # type: ignore[assignment]
+
+    def __init__(self, actor: HeartbeatActor, link: _Link) -> None:
+        self._actor = actor
+        self._link: _Link | None = link
+        actor.on_heart_stopped = self._on_heart_stopped
+
+    def _on_heart_stopped(self, since_last_heartbeat: float) -> None:
+        try:
+            self.call_handlers(since_last_heartbeat)
+        except Exception:
+            log.exception("HBChannel.call_handlers raised")
+
+    def call_handlers(self, since_last_heartbeat: float) -> None:
+        """Called on every missed beat; override to react (upstream's hook)."""
+
+    def _command(self, name: str) -> None:
+        link = self._link
+        if link is None:
+            return
+        command = getattr(self._actor, name)
+        if link.home.is_current():
+            link.home.spawn(command)
+        else:
+            link.home.call_blocking(command)
+
+    def pause(self) -> None:
+        self._command("pause")
+
+    def unpause(self) -> None:
+        self._command("unpause")
+
+    def is_beating(self) -> bool:
+        return self._link is not None and self._actor.is_beating()
+
+    @property
+    def heart(self) -> Heart:
+        """Our addition: waiting, beating, missed or paused."""
+        return self._actor.heart.value
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self._link = None
+
+    def close(self) -> None:
+        self.stop()
+
+    def is_alive(self) -> bool:
+        return self._link is not None and self._actor.running
