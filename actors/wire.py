@@ -54,7 +54,7 @@ def channel_url(info: dict[str, Any], channel: str) -> str:
 def parent_msg_id(msg: Msg) -> str | None:
     """``parent_header.msg_id`` or None: the key replies are routed by."""
     parent = msg.get("parent_header")
-    if parent:
+    if parent and isinstance(parent, dict):  # network input: never trust its shape
         msg_id = parent.get("msg_id")
         return msg_id if isinstance(msg_id, str) else None
     return None

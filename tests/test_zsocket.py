@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import socket
 import threading
 import time
 import zlib
@@ -345,9 +346,9 @@ def test_cancelled_send_at_hwm_is_never_delivered() -> None:
             d = ctx.socket(zmq.DEALER)
             d.setsockopt(zmq.SNDHWM, 1)
             d.setsockopt(zmq.IMMEDIATE, 1)
-            r = ctx.socket(zmq.ROUTER)
-            url = r.bind(LOCAL)
-            r.close()  # the port is known, nobody listens yet
+            with socket.socket() as probe:  # a free port nobody listens on (closed at once,
+                probe.bind(("127.0.0.1", 0))  # unlike a zmq socket, closed by a reaper)
+                url = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
             d.connect(url)
             with trio.move_on_after(0.1) as scope:
                 await d.send_multipart([b"cancelled"])
