@@ -6,6 +6,10 @@ subset of what :meth:`datetime.fromisoformat` (Python >= 3.11) accepts, so we pa
 only fall back to a tiny manual parser on older Pythons. Timezones are ``datetime.timezone``
 objects (upstream returns dateutil's ``tzutc``/``tzoffset``; the datetimes compare equal).
 Naive timestamps are interpreted as local time with a ``DeprecationWarning``, as upstream does.
+
+:func:`_header_dates` is the Session core's in-place variant of :func:`extract_dates` for
+freshly decoded headers: a cheap shape test skips the regex for most strings and parsed
+timestamps are memoised.
 """
 
 from __future__ import annotations
@@ -103,6 +107,39 @@ def extract_dates(obj: Any) -> Any:
     if isinstance(obj, str):
         return parse_date(obj)
     return obj
+
+
+_date_cache: dict[str, datetime] = {}
+_DATE_CACHE_MAX = 4096
+
+
+def _header_dates(d: dict[str, Any]) -> dict[str, Any]:
+    """Replace ISO 8601 strings in a freshly decoded header by datetimes, in place.
+
+    The Session core's fast path for message headers and parent headers. Same result as
+    :func:`extract_dates` (every matching string, at any depth). A string can only match
+    ``ISO8601_PAT`` if it has 19..32 characters, ``-`` at 4 and ``T`` at 10, so everything else
+    skips the regex. Aware results are memoised (datetimes are immutable; the parent header
+    repeats on every IOPub reply).
+    """
+    for k, v in d.items():
+        if type(v) is str:
+            if 19 <= len(v) <= 32 and v[10] == "T" and v[4] == "-":
+                dt = _date_cache.get(v)
+                if dt is None:
+                    if ISO8601_PAT.match(v) is None:
+                        continue
+                    dt = _parse_matched(v)
+                    if dt.tzinfo is None:
+                        d[k] = _ensure_tzinfo(dt, stacklevel=5)
+                        continue
+                    if len(_date_cache) >= _DATE_CACHE_MAX:
+                        _date_cache.clear()
+                    _date_cache[v] = dt
+                d[k] = dt
+        elif isinstance(v, (dict, list, tuple)):
+            d[k] = extract_dates(v)
+    return d
 
 
 def squash_dates(obj: Any) -> Any:
