@@ -96,3 +96,7 @@ class BlockingKernelClient(KernelClient):
     kernel_info = reqrep(_recv_reply, KernelClient.kernel_info)
     comm_info = reqrep(_recv_reply, KernelClient.comm_info)
     shutdown = reqrep(_recv_reply, KernelClient.shutdown, channel="control")
+    create_subshell = reqrep(_recv_reply, KernelClient.create_subshell, channel="control")
+    list_subshell = reqrep(_recv_reply, KernelClient.list_subshell, channel="control")
+    delete_subshell = reqrep(_recv_reply, KernelClient.delete_subshell, channel="control")
+    execute_in_subshell = reqrep(_recv_reply, KernelClient.execute_in_subshell)

@@ -94,6 +94,7 @@ class KernelClient(ConnectionFileMixin):
         self._home: Home | None = None
         self._handles: dict[str, Any] = {}
         self._stopped = False
+        self._kernel_info: dict[str, Any] | None = None
 
     # -- channels -----------------------------------------------------------------------
     def _ensure_channels(self, **wanted: bool) -> KernelChannels:
@@ -210,6 +211,20 @@ class KernelClient(ConnectionFileMixin):
         stop_on_error: bool = True,
     ) -> str:
         """Execute ``code`` in the kernel; returns the msg_id of the request."""
+        content = self._execute_content(
+            code, silent, store_history, user_expressions, allow_stdin, stop_on_error
+        )
+        return self._post("shell", self.session.msg("execute_request", content))
+
+    def _execute_content(
+        self,
+        code: str,
+        silent: bool = False,
+        store_history: bool = True,
+        user_expressions: dict[str, str] | None = None,
+        allow_stdin: bool | None = None,
+        stop_on_error: bool = True,
+    ) -> dict[str, Any]:
         if user_expressions is None:
             user_expressions = {}
         if allow_stdin is None:
@@ -225,7 +240,7 @@ class KernelClient(ConnectionFileMixin):
             "allow_stdin": allow_stdin,
             "stop_on_error": stop_on_error,
         }
-        return self._post("shell", self.session.msg("execute_request", content))
+        return content
 
     def complete(self, code: str, cursor_pos: int | None = None) -> str:
         if cursor_pos is None:
@@ -271,8 +286,53 @@ class KernelClient(ConnectionFileMixin):
         msg = self.session.msg("shutdown_request", {"restart": restart})
         return self._post("control", msg)
 
+    # -- subshells (protocol 5.5; upstream has no helpers for them) ----------------------
+    @property
+    def supports_subshells(self) -> bool | None:
+        """Whether the kernel advertised ``kernel subshells`` in its ``kernel_info_reply``
+        (None until a reply was seen: call ``wait_for_ready`` or ``kernel_info`` first)."""
+        if self._kernel_info is None:
+            return None
+        return "kernel subshells" in self._kernel_info.get("supported_features", [])
+
+    def _require_subshells(self) -> None:
+        supported = self.supports_subshells
+        if supported is None:
+            raise RuntimeError(
+                "subshell support is unknown: wait_for_ready() or a kernel_info reply must come "
+                "first"
+            )
+        if not supported:
+            features = (self._kernel_info or {}).get("supported_features", [])
+            raise RuntimeError(
+                "this kernel does not support subshells (its kernel_info_reply lists "
+                f"supported_features={features!r}, without 'kernel subshells')"
+            )
+
+    def create_subshell(self) -> str:
+        """Ask for a new subshell (control channel); the reply carries its ``subshell_id``."""
+        self._require_subshells()
+        return self._post("control", self.session.msg("create_subshell_request"))
+
+    def list_subshell(self) -> str:
+        self._require_subshells()
+        return self._post("control", self.session.msg("list_subshell_request"))
+
+    def delete_subshell(self, subshell_id: str) -> str:
+        self._require_subshells()
+        msg = self.session.msg("delete_subshell_request", {"subshell_id": subshell_id})
+        return self._post("control", msg)
+
+    def execute_in_subshell(self, subshell_id: str, code: str, **kwargs: Any) -> str:
+        """``execute`` routed to a subshell (``header.subshell_id``); returns the msg_id."""
+        self._require_subshells()
+        msg = self.session.msg("execute_request", self._execute_content(code, **kwargs))
+        msg["header"]["subshell_id"] = subshell_id
+        return self._post("shell", msg)
+
     def _handle_kernel_info_reply(self, msg: Msg) -> None:
-        """Adapt later messages to the kernel's major protocol version."""
+        """Remember what the kernel supports; adapt to its major protocol version."""
+        self._kernel_info = msg.get("content", {})
         version = msg.get("content", {}).get("protocol_version", "")
         try:
             major = int(str(version).split(".")[0])

@@ -119,5 +119,35 @@ def main():
     print(json.dumps(out))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1] != "ready":
     main()
+
+
+def ready_main(kernel_python, runs):
+    """Launch a kernel with upstream's launcher; time launch -> wait_for_ready returns."""
+    import os
+    import tempfile
+
+    from jupyter_client import launch_kernel, write_connection_file
+
+    times = []
+    for _ in range(runs):
+        d = tempfile.mkdtemp()
+        cf, _info = write_connection_file(os.path.join(d, "k.json"))
+        t0 = time.perf_counter()
+        p = launch_kernel([kernel_python, "-m", "ipykernel_launcher", "-f", cf], cwd=d)
+        kc = BlockingKernelClient(connection_file=cf)
+        kc.load_connection_file()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        times.append(time.perf_counter() - t0)
+        kc.stop_channels()
+        p.kill()
+        p.wait()
+        os.unlink(cf)
+    return {"ready_s": statistics.median(times)}
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "ready":
+    print(json.dumps(ready_main(sys.argv[2], int(sys.argv[3]))))
+    sys.exit(0)
