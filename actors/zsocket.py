@@ -182,8 +182,8 @@ class ZSocket:
         kept) and, like every operation, wakes waiters whose edge it may have eaten.
         """
         self._check_open()
-        if self._lots[POLLOUT]:
-            return False
+        if self._lots[POLLOUT] or (self._watch is not None and self._watch_flag == POLLOUT):
+            return False  # a sender is waiting (parked or on the fd): don't overtake it
         try:
             self.z.send_multipart(parts, zmq.NOBLOCK)
         except zmq.Again:

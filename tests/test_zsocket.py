@@ -471,3 +471,32 @@ def test_subscribe_through_wrapper_wakes_waiter() -> None:
             sub.close()
 
     trio.run(main)
+
+
+def test_send_nowait_never_overtakes_a_waiting_sender() -> None:
+    async def main() -> None:
+        async with ZContext() as ctx:
+            d = ctx.socket(zmq.DEALER)
+            d.setsockopt(zmq.SNDHWM, 1)
+            d.setsockopt(zmq.IMMEDIATE, 1)
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                url = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+            d.connect(url)  # nobody there yet: sends must wait
+            with trio.fail_after(10):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(d.send_multipart, [b"first"])
+                    await trio.sleep(0.05)  # the sender is waiting on the fd for POLLOUT
+                    r = ctx.socket(zmq.ROUTER)
+                    r.bind(url)
+                    time.sleep(0.3)  # the peer attaches; the waiting sender cannot run yet
+                    assert not d.send_multipart_nowait([b"second"])
+                    _ident, body = await r.recv_multipart()
+                    assert body == b"first"
+                while not d.send_multipart_nowait([b"second"]):
+                    await trio.sleep(0.01)
+                assert (await r.recv_multipart())[1] == b"second"
+            d.close()
+            r.close()
+
+    trio.run(main)
