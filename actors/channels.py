@@ -154,6 +154,16 @@ class ChannelActor(Actor):
     async def _do_fail_pending(self, error: BaseException) -> None:
         self._fail_slots(error)
 
+    @property
+    def socket(self) -> ZSocket | None:
+        """The current socket (None while closed); replaced by :meth:`reconnect`, so look
+        it up at each use rather than keeping it."""
+        return self._sock
+
+    def close_queues(self, reason: BaseException) -> None:
+        """Close the queue of an actor that will never run, so readers are not left waiting."""
+        self.queue.close(reason)
+
     # -- requesters (direct, shared socket) --------------------------------------------------
     def _socket(self) -> ZSocket:
         sock = self._sock

@@ -75,6 +75,15 @@ class IOPubActor(Actor):
         if q in self._consumers:
             self._consumers.remove(q)
 
+    @property
+    def consumers(self) -> tuple[CrossQueue[Msg], ...]:
+        return tuple(self._consumers)
+
+    def close_queues(self, reason: BaseException) -> None:
+        """Close every consumer queue of an actor that will never run."""
+        for q in self._consumers:
+            q.close(reason)
+
     async def get_msg(self, timeout: float | None = None) -> Msg:
         """Next message of the default consumer; ``queue.Empty`` after ``timeout``."""
         if self.queue is None:
