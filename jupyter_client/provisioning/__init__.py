@@ -1,11 +1,9 @@
-"""Upstream's `jupyter_client.provisioning` (pending: lifecycle)."""
+"""Kernel provisioners (upstream's ``jupyter_client.provisioning``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from jupyter_client.provisioning.factory import KernelProvisionerFactory
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 
-from jupyter_client._pending import pending_class, pending_function
-
-KernelProvisionerBase: Any = pending_class("KernelProvisionerBase", "lifecycle", "provisioning")
-LocalProvisioner: Any = pending_class("LocalProvisioner", "lifecycle", "provisioning")
-KernelProvisionerFactory: Any = pending_class("KernelProvisionerFactory", "lifecycle", "provisioning")
+__all__ = ["KernelProvisionerBase", "KernelProvisionerFactory", "LocalProvisioner"]

@@ -1,0 +1,163 @@
+"""Loop-agnostic helpers shared by the kernel managers and the restarter.
+
+A manager's ``_async_*`` methods are written once and run in whichever event loop calls them:
+the caller's asyncio loop or trio run for :class:`~jupyter_client.manager.AsyncKernelManager`,
+the background runtime's trio run for the blocking :class:`~jupyter_client.manager.KernelManager`.
+So they may not call ``asyncio.sleep`` or ``trio.sleep`` directly; they use the helpers here,
+which ask sniffio which library is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import sniffio
+import trio
+
+from jupyter_client.actors.runtime import Home, current_run_home, runtime_home
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+__all__ = [
+    "await_future",
+    "gather",
+    "get_future",
+    "in_pending_state",
+    "owner_home_spawner",
+    "sleep",
+]
+
+
+def _library() -> str:
+    try:
+        return sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return ""
+
+
+async def sleep(seconds: float) -> None:
+    """``trio.sleep`` or ``asyncio.sleep``, whichever loop runs us."""
+    if _library() == "asyncio":
+        await asyncio.sleep(seconds)
+    else:
+        await trio.sleep(seconds)
+
+
+async def gather(*afns: Callable[[], Awaitable[Any]]) -> list[Any]:
+    """Run the coroutine functions concurrently; all finish, then the first error propagates."""
+    if _library() == "asyncio":
+        outs = await asyncio.gather(*(f() for f in afns), return_exceptions=True)
+        for out in outs:
+            if isinstance(out, BaseException):
+                raise out
+        return list(outs)
+    results: list[Any] = [None] * len(afns)
+    errors: list[Exception] = []
+
+    async def one(i: int, f: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            results[i] = await f()
+        except Exception as e:  # collected so that siblings keep running, as gather does
+            errors.append(e)
+
+    async with trio.open_nursery() as nursery:
+        for i, f in enumerate(afns):
+            nursery.start_soon(one, i, f)
+    if errors:
+        raise errors[0]
+    return results
+
+
+def get_future() -> Any:
+    """An asyncio Future when an asyncio loop runs in this thread, else a concurrent one."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return concurrent.futures.Future()
+    return loop.create_future()
+
+
+async def await_future(fut: Any) -> Any:
+    """Await an asyncio or concurrent future from trio or asyncio, without threads."""
+    if _library() == "asyncio":
+        if isinstance(fut, concurrent.futures.Future):
+            return await asyncio.wrap_future(fut)
+        return await fut
+    if isinstance(fut, asyncio.Future):
+        raise RuntimeError("an asyncio future cannot be awaited from trio")
+    if not fut.done():
+        event = trio.Event()
+        token = trio.lowlevel.current_trio_token()
+        fut.add_done_callback(lambda _f: token.run_sync_soon(event.set))
+        await event.wait()
+    return fut.result()
+
+
+def in_pending_state(method: F) -> F:
+    """Mark a manager method as moving the kernel through a pending state.
+
+    Before the call ``ready`` gets a fresh future (except on the very first start, so a future
+    obtained before ``start_kernel`` is the one it resolves); after the call it is resolved
+    (only when the manager owns the kernel) or carries the exception. Unlike upstream there is
+    no extra 10 ms sleep.
+    """
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._attempted_start or self._ready is None:
+            self._ready = get_future()
+        fut = self._ready
+        try:
+            out = await method(self, *args, **kwargs)
+            if self.owns_kernel and not fut.done():
+                fut.set_result(None)
+            return out
+        except Exception as e:
+            if not fut.done():
+                fut.set_exception(e)
+            self.log.exception(e)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def owner_home_spawner() -> Callable[[Callable[[], Awaitable[Any]]], None]:
+    """A way to start a task later in the *current* context, callable from any thread.
+
+    The restarter learns of a death in the home's thread but must restart the kernel where its
+    manager lives: in the caller's asyncio loop, the caller's trio run, or the runtime thread.
+    """
+    rt = runtime_home()
+    if rt.is_current():
+        return lambda afn: rt.spawn(afn)
+    lib = _library()
+    if lib == "asyncio":
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[Any]] = set()
+
+        def start(afn: Callable[[], Awaitable[Any]]) -> None:
+            def create() -> None:
+                task = loop.create_task(afn())  # type: ignore[arg-type]
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+            loop.call_soon_threadsafe(create)
+
+        return start
+    if lib == "trio":
+        home: Home = current_run_home()
+        return lambda afn: home.spawn(afn)
+    return lambda afn: rt.spawn(afn)
+
+
+async def maybe_await(value: Any) -> Any:
+    """Await ``value`` when a hook returned an awaitable."""
+    if inspect.isawaitable(value):
+        return await value
+    return value

@@ -1,0 +1,255 @@
+"""The lifecycle half of the kernel managers: start, shutdown, restart, interrupt, signal.
+
+Written once as loop-agnostic coroutines (``_async_<name>``) over the provisioner API; the
+manager classes in :mod:`jupyter_client.manager` bind them as coroutines (AsyncKernelManager)
+or run them in the background runtime and block (KernelManager). Split from ``manager.py``
+so each module stays readable; the attributes used here are the manager's traits.
+
+Event-driven waits: with our LocalProvisioner, ``_wait_exited`` awaits the process-exit event
+(pidfd) instead of polling every 0.1 s, so a polite shutdown takes as long as the kernel needs
+to exit, not a multiple of the poll period (https://github.com/jupyter/jupyter_client/issues/756).
+"""
+
+from __future__ import annotations
+
+import enum
+import signal
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from jupyter_client._lifecycle import await_future, in_pending_state, sleep
+from jupyter_client.kernelspec import NoSuchKernel
+from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+__all__ = ["KernelLifecycleMixin"]
+
+_KILL_WAIT = 5.0  # upstream's hard-coded wait after SIGKILL
+
+
+class _ShutdownStatus(enum.Enum):
+    """How far the last shutdown had to escalate (tests inspect it, as upstream's do)."""
+
+    Unset = None
+    ShutdownRequest = "ShutdownRequest"
+    SigtermRequest = "SigtermRequest"
+    SigkillRequest = "SigkillRequest"
+
+
+class KernelLifecycleMixin:
+    """Lifecycle coroutines of :class:`~jupyter_client.manager.KernelManager`."""
+
+    if TYPE_CHECKING:
+        provisioner: Any
+        kernel_id: str | None
+        kernel_spec: Any
+        transport_encryption: str
+        shutdown_wait_time: float
+        shutting_down: bool
+        owns_kernel: bool
+        has_kernel: bool
+        log: Any
+        parent: Any
+        _launch_args: dict[str, Any] | None
+        _ready: Any
+        _attempted_start: bool
+        _shutdown_status: _ShutdownStatus
+        _created_context: bool
+        context: Any
+        kernel_name: str
+
+        def start_restarter(self) -> None: ...
+        def stop_restarter(self) -> None: ...
+        def _connect_control_socket(self) -> None: ...
+        def _close_control_socket(self) -> None: ...
+        def _send_control(self, msg_type: str, content: dict[str, Any]) -> None: ...
+        def _reconcile_connection_info(self, info: Any) -> None: ...
+        def cleanup_connection_file(self) -> None: ...
+        def cleanup_ipc_files(self) -> None: ...
+        def cleanup_random_ports(self) -> None: ...
+
+    # -- start ---------------------------------------------------------------------------------
+    @in_pending_state
+    async def _async_start_kernel(self, **kw: Any) -> None:
+        """Launch the kernel; returns once the process exists (not when it answers)."""
+        self._attempted_start = True
+        kernel_cmd, kw = await self._async_pre_start_kernel(**kw)
+        self.log.debug("Starting kernel: %s", kernel_cmd)
+        await self._async_launch_kernel(kernel_cmd, **kw)
+        await self._async_post_start_kernel(**kw)
+
+    async def _async_pre_start_kernel(
+        self, *, transport_encryption: str | None = None, **kw: Any
+    ) -> tuple[list[str], dict[str, Any]]:
+        self.shutting_down = False
+        policy = (transport_encryption or self.transport_encryption).lower()
+        if policy != self.transport_encryption:
+            self.transport_encryption = policy  # validated like the trait
+        if not self.kernel_id:
+            self.kernel_id = kw.pop("kernel_id", None) or str(uuid4())
+        self._launch_args = kw.copy()
+        spec = self.kernel_spec
+        if spec is None:
+            raise NoSuchKernel(self.kernel_name)
+        supported = (spec.metadata or {}).get("supported_encryption", [])
+        if policy == "required" and "curve" not in supported:
+            raise RuntimeError(
+                "transport_encryption='required' but kernelspec does not declare 'curve' in "
+                "`metadata.supported_encryption`."
+            )
+        if self.provisioner is None:
+            factory = KernelProvisionerFactory.instance(parent=self.parent)
+            self.provisioner = factory.create_provisioner_instance(
+                self.kernel_id, spec, parent=self
+            )
+        if policy != "disabled":
+            kw["transport_encryption"] = policy
+        kw = await self.provisioner.pre_launch(**kw)
+        return kw.pop("cmd"), kw
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        assert self.provisioner is not None
+        info = await self.provisioner.launch_kernel(kernel_cmd, **kw)
+        assert self.provisioner.has_process
+        self._reconcile_connection_info(info)
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:
+        self.start_restarter()
+        self._connect_control_socket()
+        assert self.provisioner is not None
+        await self.provisioner.post_launch(**kw)
+
+    # -- shutdown ------------------------------------------------------------------------------
+    async def _async_request_shutdown(self, restart: bool = False) -> None:
+        """Send ``shutdown_request`` on control (the reply is not awaited)."""
+        assert self.provisioner is not None
+        self._send_control("shutdown_request", {"restart": restart})
+        await self.provisioner.shutdown_requested(restart=restart)
+        self._shutdown_status = _ShutdownStatus.ShutdownRequest
+
+    async def _wait_exited(self, timeout: float, pollinterval: float = 0.1) -> bool:
+        """True once the process is gone, within ``timeout``: on the exit event when the
+        provisioner offers one, else by polling like upstream."""
+        prov = self.provisioner
+        if prov is None or not prov.has_process:
+            return True
+        waiter = getattr(prov, "_wait_for_exit", None)
+        if waiter is not None:
+            return bool(await waiter(timeout))
+        remaining = timeout
+        while True:
+            if await prov.poll() is not None:
+                return True
+            if remaining <= 0:
+                return False
+            step = min(pollinterval, remaining)
+            await sleep(step)
+            remaining -= step
+
+    async def _async_finish_shutdown(
+        self, waittime: float | None = None, pollinterval: float = 0.1, restart: bool = False
+    ) -> None:
+        """Wait for the exit; SIGTERM at half the wait time, SIGKILL at the end."""
+        if waittime is None:
+            waittime = max(self.shutdown_wait_time, 0)
+        prov = self.provisioner
+        if prov is None:
+            return
+        waittime = prov.get_shutdown_wait_time(recommended=waittime)
+        if not await self._wait_exited(waittime / 2, pollinterval):
+            self.log.debug("Kernel %s ignored shutdown_request: SIGTERM", self.kernel_id)
+            self._shutdown_status = _ShutdownStatus.SigtermRequest
+            await self._async_send_kernel_sigterm(restart=restart)
+            if not await self._wait_exited(waittime / 2, pollinterval):
+                self.log.debug("Kernel %s survived SIGTERM: SIGKILL", self.kernel_id)
+                self._shutdown_status = _ShutdownStatus.SigkillRequest
+                await self._async_kill_kernel(restart=restart)
+                return
+        if prov.has_process:
+            await prov.wait()
+
+    async def _async_send_kernel_sigterm(self, restart: bool = False) -> None:
+        if self.has_kernel:
+            assert self.provisioner is not None
+            await self.provisioner.terminate(restart=restart)
+
+    async def _async_kill_kernel(self, restart: bool = False) -> None:
+        """SIGKILL the kernel (its whole tree for LocalProvisioner) and reap it."""
+        if not self.has_kernel:
+            return
+        assert self.provisioner is not None
+        await self.provisioner.kill(restart=restart)
+        if await self._wait_exited(_KILL_WAIT):
+            await self.provisioner.wait()
+        else:
+            self.log.warning("Kernel %s did not exit after SIGKILL", self.kernel_id)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        if not restart:
+            self.cleanup_connection_file()
+        self.cleanup_ipc_files()
+        self._close_control_socket()
+        if self._created_context and not restart:
+            self.context.destroy(linger=100)
+        if self.provisioner is not None:
+            await self.provisioner.cleanup(restart=restart)
+
+    @in_pending_state
+    async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        """Stop the kernel: ``shutdown_request`` → exit event → SIGTERM → SIGKILL (``now``:
+        SIGKILL at once), then release files, sockets and ports."""
+        if not self.owns_kernel:
+            return
+        self.shutting_down = True
+        self.stop_restarter()
+        if self.has_kernel:
+            if now:
+                await self._async_kill_kernel(restart=restart)
+            else:
+                await self._async_request_shutdown(restart=restart)
+                await self._async_finish_shutdown(restart=restart)
+        await self._async_cleanup_resources(restart=restart)
+
+    async def _async_restart_kernel(
+        self, now: bool = False, newports: bool = False, **kw: Any
+    ) -> None:
+        """Shut down (keeping file and ports unless ``newports``) and start with the same id."""
+        if self._launch_args is None:
+            raise RuntimeError("Cannot restart the kernel. No previous call to 'start_kernel'.")
+        await self._async_shutdown_kernel(now=now, restart=True)
+        if newports:
+            self.cleanup_random_ports()
+            fresh = getattr(self.provisioner, "_new_ports_on_next_launch", None)
+            if fresh is not None:
+                fresh()
+                self.cleanup_connection_file()
+        self._launch_args.update(kw)
+        await self._async_start_kernel(**self._launch_args)
+
+    # -- interrupt and signals -----------------------------------------------------------------
+    async def _async_interrupt_kernel(self) -> None:
+        """SIGINT (``interrupt_mode: signal``) or ``interrupt_request`` on control."""
+        if not self.has_kernel and self._ready is not None:
+            await await_future(self._ready)
+            if self.shutting_down and self._ready is not None:
+                await await_future(self._ready)
+        if not self.has_kernel:
+            raise RuntimeError("Cannot interrupt kernel. No kernel is running!")
+        spec = self.kernel_spec
+        if spec is not None and spec.interrupt_mode == "message":
+            self._send_control("interrupt_request", {})
+        else:
+            await self._async_signal_kernel(signal.SIGINT)
+
+    async def _async_signal_kernel(self, signum: int) -> None:
+        if not self.has_kernel:
+            raise RuntimeError("Cannot signal kernel. No kernel is running!")
+        assert self.provisioner is not None
+        await self.provisioner.send_signal(signum)
+
+    async def _async_is_alive(self) -> bool:
+        if not self.owns_kernel:
+            return True
+        if self.has_kernel:
+            assert self.provisioner is not None
+            return await self.provisioner.poll() is None
+        return False

@@ -1,0 +1,113 @@
+"""``KernelProvisionerFactory``: which provisioner class serves a kernelspec.
+
+Provisioners are registered as entry points in ``jupyter_client.kernel_provisioners``; a
+kernelspec picks one with ``metadata.kernel_provisioner.provisioner_name`` (plus optional
+``config`` passed to the constructor), otherwise the configurable default
+(``local-provisioner``, or ``$JUPYTER_DEFAULT_PROVISIONER_NAME``) is used.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, ClassVar
+
+from traitlets import Unicode, default
+from traitlets.config import SingletonConfigurable
+
+from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+
+__all__ = ["KernelProvisionerFactory"]
+
+_LOCAL = "local-provisioner"
+
+
+class KernelProvisionerFactory(SingletonConfigurable):
+    """Creates provisioner instances for kernelspecs from the registered entry points."""
+
+    GROUP_NAME = "jupyter_client.kernel_provisioners"
+    provisioners: ClassVar[dict[str, EntryPoint]] = {}
+
+    default_provisioner_name = Unicode(
+        config=True,
+        help="The provisioner used when a kernelspec names none "
+        "(env JUPYTER_DEFAULT_PROVISIONER_NAME, default 'local-provisioner').",
+    )
+
+    @default("default_provisioner_name")
+    def _default_provisioner_name_default(self) -> str:
+        return os.getenv("JUPYTER_DEFAULT_PROVISIONER_NAME", _LOCAL)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for ep in entry_points(group=self.GROUP_NAME):
+            self.provisioners[ep.name] = ep
+
+    def is_provisioner_available(self, kernel_spec: Any) -> bool:
+        """Whether the spec's provisioner can be loaded; logs a warning naming it if not."""
+        name = self._get_provisioner_config(kernel_spec).get("provisioner_name", "")
+        if name in self.provisioners:
+            return True
+        try:
+            self.provisioners[name] = self._get_provisioner(name)
+        except Exception:
+            display = getattr(kernel_spec, "display_name", "") or "unknown"
+            self.log.warning(
+                f"Provisioner '{name}' for kernel '{display}' is not available; "
+                "the kernel will be hidden."
+            )
+            return False
+        return True
+
+    def create_provisioner_instance(
+        self, kernel_id: str, kernel_spec: Any, parent: Any
+    ) -> KernelProvisionerBase:
+        """A provisioner for ``kernel_spec``; ModuleNotFoundError if its name is unknown."""
+        config = self._get_provisioner_config(kernel_spec)
+        name = str(config.get("provisioner_name"))
+        if name not in self.provisioners:
+            try:
+                self.provisioners[name] = self._get_provisioner(name)
+            except Exception:
+                raise ModuleNotFoundError(
+                    f"Kernel provisioner '{name}' has not been registered."
+                ) from None
+        cls = self.provisioners[name].load()
+        self.log.debug(f"Instantiating kernel '{kernel_spec.display_name}' with '{name}'")
+        instance: KernelProvisionerBase = cls(
+            kernel_id=kernel_id,
+            kernel_spec=kernel_spec,
+            parent=parent,
+            **config.get("config", {}),
+        )
+        return instance
+
+    def _get_provisioner_config(self, kernel_spec: Any) -> dict[str, Any]:
+        """The spec's ``kernel_provisioner`` metadata, or the default provisioner with no config.
+
+        Like upstream, an empty ``config`` is added to the spec's metadata when missing.
+        """
+        metadata = getattr(kernel_spec, "metadata", None) or {}
+        prov = metadata.get("kernel_provisioner")
+        if isinstance(prov, dict) and prov.get("provisioner_name"):
+            prov.setdefault("config", {})
+            return prov
+        return {"provisioner_name": self.default_provisioner_name, "config": {}}
+
+    def get_provisioner_entries(self) -> dict[str, str]:
+        """Registered provisioners as ``{name: "module:attr"}``."""
+        return {name: ep.value for name, ep in self.provisioners.items()}
+
+    @staticmethod
+    def _get_provisioner(name: str) -> EntryPoint:
+        """The entry point for ``name``; a stale install missing ours gets it fabricated."""
+        found = entry_points(group=KernelProvisionerFactory.GROUP_NAME, name=name)
+        for ep in found:
+            return ep
+        if name == _LOCAL:
+            return EntryPoint(
+                name=_LOCAL,
+                value="jupyter_client.provisioning:LocalProvisioner",
+                group=KernelProvisionerFactory.GROUP_NAME,
+            )
+        raise RuntimeError("Was unable to find a provisioner")
