@@ -1,0 +1,508 @@
+"""The kernel actor: one supervised kernel, its process, and what happens when it dies.
+
+Why it looks like this (docs/architecture.md, "Kernel lifecycle"; upstream.md §7-8, §16):
+
+* **Everything is awaited on events.** Upstream polls ``is_alive`` every 0.1 s while shutting
+  down and every 3 s to notice deaths. Here the process's exit event (a pidfd, see
+  :mod:`jupyter_client.actors.process`) ends each shutdown step the moment the kernel exits and
+  reports an unexpected death within milliseconds; a kernel that exits 30 ms after its
+  ``shutdown_request`` is reaped 30 ms later.
+* **Deaths are serialised with commands.** A watcher task notes the death at once (event log,
+  ``died``) and posts the handling into the mailbox, so a death can never interleave with a
+  ``shutdown`` or ``restart`` the user asked for: by the time it is handled, a process that the
+  user's command already replaced or stopped is simply ignored (upstream issue #606: restarts
+  during shutdown).
+* **Hangs count as deaths.** With ``heartbeat`` set, a kernel whose heart has beaten once and
+  then misses ``hung_after`` consecutive beats (SIGSTOPped, wedged in C code) is killed and goes
+  through the restart policy like any other death. Misses before the first beat are start-up,
+  not a hang.
+* **The façade keeps the files.** ``prepare(newports)`` returns a :class:`LaunchSpec`; the
+  actor never writes connection files or reads kernelspecs.
+
+Event kinds (``KernelEvent.kind``; also passed to ``on_event`` as they happen): ``started``,
+``start_failed``, ``died``, ``hung``, ``restart`` (auto-restart about to happen: upstream's
+"restart" callbacks), ``restarted``, ``dead`` (the policy gave up: upstream's "dead" callbacks),
+``stopped`` (our shutdown ended it; ``detail`` names the step that did).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import signal as _signal
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import trio
+import zmq
+from jupyter_client.actors.actor import Actor, CommandFailed
+from jupyter_client.actors.heartbeat import HeartbeatActor
+from jupyter_client.actors.process import ExitInfo, ProcessActor
+from jupyter_client.actors.wire import SessionLike, channel_url
+from jupyter_client.actors.zsocket import ZContext, ZSocket
+from jupyter_client.protocol.session import SessionCore
+from jupyter_client.supervisor.policy import RestartPolicy
+from trio_util import AsyncValue
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
+
+__all__ = [
+    "KernelActor",
+    "KernelAlreadyRunning",
+    "KernelEvent",
+    "KernelNotRunning",
+    "KernelStartError",
+    "KernelState",
+    "LaunchSpec",
+]
+
+log = logging.getLogger("jupyter_client.supervisor.kernel")
+
+InterruptMode = Literal["signal", "message"]
+ShutdownStep = Literal["request", "sigterm", "kill", "already_exited"]
+
+
+class KernelState(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    DEAD = "dead"  # died (or failed to start) and nobody restarts it
+    STOPPED = "stopped"  # never started, or shut down by us
+
+
+@dataclass
+class LaunchSpec:
+    """What ``prepare(newports)`` returns: how to start one kernel process."""
+
+    argv: list[str]
+    connection_info: dict[str, Any]
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    independent: bool = False
+    popen_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KernelEvent:
+    kind: str
+    at: float  # time.time()
+    clock: float  # trio.current_time(), for intervals
+    pid: int | None = None
+    exit: ExitInfo | None = None
+    detail: str = ""
+    restarts: int = 0
+
+
+class KernelStartError(CommandFailed):
+    """The launch failed (``prepare`` raised, or the process could not be spawned);
+    ``__cause__`` is the original error (e.g. ``FileNotFoundError`` for a missing argv[0])."""
+
+
+class KernelNotRunning(CommandFailed, RuntimeError):
+    """Upstream raises RuntimeError for these ("Cannot interrupt kernel. No kernel is
+    running!"), so this is both."""
+
+
+class KernelAlreadyRunning(CommandFailed, RuntimeError):
+    pass
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real exception inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def default_session(info: dict[str, Any]) -> SessionLike:
+    key = info.get("key", b"")
+    return SessionCore(
+        key=key.encode() if isinstance(key, str) else key,
+        signature_scheme=info.get("signature_scheme", "hmac-sha256"),
+    )
+
+
+class _Incarnation:
+    """One process of the kernel with its helpers; replaced on every (re)start."""
+
+    def __init__(self, n: int, spec: LaunchSpec, proc: ProcessActor, started_at: float) -> None:
+        self.n = n
+        self.spec = spec
+        self.proc = proc
+        self.started_at = started_at
+        self.session: SessionLike | None = None
+        self.control: ZSocket | None = None
+        self.hb: HeartbeatActor | None = None
+        self.scope = trio.CancelScope()
+        self.done = trio.Event()
+        self.expected = False  # the exit is ours (shutdown/restart): not a death
+        self.hung = False
+        self.has_beaten = False
+
+
+class KernelActor(Actor):
+    """One supervised kernel; see the module docstring and docs/architecture.md."""
+
+    def __init__(
+        self,
+        kernel_id: str,
+        prepare: Callable[[bool], Awaitable[LaunchSpec]],
+        *,
+        policy: RestartPolicy | None = None,
+        session_factory: Callable[[dict[str, Any]], SessionLike] | None = None,
+        interrupt_mode: InterruptMode = "signal",
+        shutdown_wait_time: float = 5.0,
+        heartbeat: float | None = None,
+        hung_after: int = 3,
+        on_event: Callable[[KernelEvent], None] | None = None,
+        ctx: ZContext | None = None,
+        max_events: int = 256,
+    ) -> None:
+        super().__init__(f"kernel-{kernel_id}")
+        self.kernel_id = kernel_id
+        self.prepare = prepare
+        self.policy = policy
+        self.session_factory = session_factory or default_session
+        self.interrupt_mode: InterruptMode = interrupt_mode
+        self.shutdown_wait_time = shutdown_wait_time
+        self.heartbeat = heartbeat
+        self.hung_after = hung_after
+        self.on_event = on_event
+        self.ctx = ctx
+        #: Lifecycle state of the kernel (``Actor.state`` is the actor's own).
+        self.kernel_state: AsyncValue[KernelState] = AsyncValue(KernelState.STOPPED)
+        self.events: deque[KernelEvent] = deque(maxlen=max_events)
+        #: Auto-restarts performed (attempts the policy allowed) since the actor started.
+        self.restarts = 0
+        #: ``trio.current_time()`` of the last successful spawn.
+        self.last_start: float | None = None
+        #: Connection info of the current (or last) launch.
+        self.connection_info: dict[str, Any] | None = None
+        self.shutting_down = False
+        #: Which step ended the last shutdown.
+        self.shutdown_step: ShutdownStep | None = None
+        self._inc: _Incarnation | None = None
+        self._count = 0
+        self._ever_started = False
+        self._own_ctx = False
+        self._nursery: trio.Nursery | None = None
+
+    # -- lifetime ----------------------------------------------------------------------------
+    @asynccontextmanager
+    async def lifetime(self, nursery: trio.Nursery) -> AsyncIterator[None]:
+        if self.ctx is None:
+            self.ctx, self._own_ctx = ZContext(), True
+        self._nursery = nursery
+        try:
+            yield
+        finally:
+            with trio.CancelScope(shield=True):
+                inc, self._inc = self._inc, None
+                if inc is not None:  # the actor is going away: the kernel goes with it
+                    inc.expected = True
+                    await inc.proc.kill_tree()
+                    await self._end_incarnation(inc)
+                    self._set_state(KernelState.STOPPED)
+                    self._emit("stopped", inc, detail="kill (actor stopped)")
+                if self._own_ctx and self.ctx is not None:
+                    await self.ctx.aclose()
+
+    # -- public commands ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Launch the kernel; returns once the process exists (like upstream)."""
+        await self.ask(self._do_start)
+
+    async def shutdown(self, now: bool = False, restart: bool = False) -> ShutdownStep | None:
+        """Stop the kernel: ``shutdown_request`` → exit within wait/2 → SIGTERM → wait/2 →
+        SIGKILL the tree (``now``: SIGKILL at once). Returns the step that ended it."""
+        return await self.ask(self._do_shutdown, now, restart)
+
+    async def restart(self, now: bool = False, newports: bool = False) -> None:
+        await self.ask(self._do_restart, now, newports)
+
+    async def interrupt(self) -> None:
+        await self.ask(self._do_interrupt)
+
+    async def signal(self, signum: int) -> None:
+        await self.ask(self._do_signal, signum)
+
+    # -- queries (direct, from any task of this trio run) ------------------------------------
+    def is_alive(self) -> bool:
+        inc = self._inc
+        return inc is not None and inc.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        inc = self._inc
+        return None if inc is None else inc.proc.pid
+
+    @property
+    def process(self) -> ProcessActor | None:
+        inc = self._inc
+        return None if inc is None else inc.proc
+
+    @property
+    def state_value(self) -> KernelState:
+        return self.kernel_state.value
+
+    # -- handlers ----------------------------------------------------------------------------
+    async def _do_start(self) -> None:
+        if self.is_alive():
+            raise KernelAlreadyRunning(f"kernel {self.kernel_id} is already running")
+        if self._inc is not None:  # died, death not handled yet: clear it first
+            await self._retire(self._inc)
+        self._set_state(KernelState.STARTING)
+        try:
+            await self._launch(newports=False)
+        except KernelStartError:
+            self._set_state(KernelState.DEAD)
+            raise
+        self._set_state(KernelState.RUNNING)
+
+    async def _do_shutdown(self, now: bool, restart: bool) -> ShutdownStep | None:
+        inc = self._inc
+        if inc is None:
+            self._set_state(KernelState.STOPPED)
+            return None
+        self.shutting_down = True
+        try:
+            step = await self._stop(inc, now=now, restart=restart)
+        finally:
+            self.shutting_down = False
+        self._set_state(KernelState.STOPPED)
+        return step
+
+    async def _do_restart(self, now: bool, newports: bool) -> None:
+        if not self._ever_started:
+            raise KernelNotRunning("Cannot restart the kernel. No previous call to 'start_kernel'.")
+        self._set_state(KernelState.RESTARTING)
+        inc = self._inc
+        if inc is not None:
+            self.shutting_down = True
+            try:
+                await self._stop(inc, now=now, restart=True)
+            finally:
+                self.shutting_down = False
+        try:
+            await self._launch(newports=newports)
+        except KernelStartError:
+            self._set_state(KernelState.DEAD)
+            raise
+        self._set_state(KernelState.RUNNING)
+
+    async def _do_interrupt(self) -> None:
+        inc = self._require("Cannot interrupt kernel. No kernel is running!")
+        if self.interrupt_mode == "signal":
+            inc.proc.send_signal(_signal.SIGINT)
+        else:
+            self._send_control(inc, "interrupt_request", {})
+
+    async def _do_signal(self, signum: int) -> None:
+        inc = self._require("Cannot signal kernel. No kernel is running!")
+        inc.proc.send_signal(signum)
+
+    def _require(self, message: str) -> _Incarnation:
+        inc = self._inc
+        if inc is None or inc.proc.exit.value is not None:
+            raise KernelNotRunning(message)
+        return inc
+
+    # -- launching ---------------------------------------------------------------------------
+    async def _launch(self, newports: bool) -> _Incarnation:
+        try:
+            spec = await self.prepare(newports)
+        except Exception as exc:
+            self._emit("start_failed", None, detail=f"prepare: {exc!r}")
+            raise KernelStartError(
+                f"kernel {self.kernel_id}: preparing the launch failed: {exc!r}"
+            ) from exc
+        self._count += 1
+        proc = ProcessActor(
+            spec.argv, env=spec.env, cwd=spec.cwd, independent=spec.independent,
+            popen_kwargs=spec.popen_kwargs, name=f"{self.name}-p{self._count}",
+        )  # fmt: skip
+        inc = _Incarnation(self._count, spec, proc, trio.current_time())
+        assert self._nursery is not None
+        try:
+            await self._nursery.start(proc.run)
+        except Exception as exc:
+            cause = _leaf(exc)
+            self._emit("start_failed", None, detail=repr(cause))
+            raise KernelStartError(
+                f"kernel {self.kernel_id}: cannot launch {spec.argv[:1]}: {cause}"
+            ) from cause
+        self._ever_started = True
+        self.connection_info = spec.connection_info
+        self.last_start = inc.started_at
+        self._inc = inc
+        await self._nursery.start(self._run_incarnation, inc)
+        if self.policy is not None:
+            self.policy.on_alive(inc.started_at)
+        self._emit("started", inc, detail=" ".join(spec.argv[:3]))
+        return inc
+
+    async def _run_incarnation(
+        self, inc: _Incarnation, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The helpers of one incarnation: control socket, heartbeat, exit watcher."""
+        assert self.ctx is not None
+        try:
+            with inc.scope:
+                async with trio.open_nursery() as nursery:
+                    info = inc.spec.connection_info
+                    if "control_port" in info and "ip" in info:
+                        inc.session = self.session_factory(info)
+                        inc.control = self.ctx.socket(zmq.DEALER)
+                        inc.control.connect(channel_url(info, "control"))
+                    if self.heartbeat is not None and "hb_port" in info and "ip" in info:
+                        inc.hb = HeartbeatActor(
+                            self.ctx, channel_url(info, "hb"), time_to_dead=self.heartbeat,
+                            on_heart_stopped=lambda _since: self._on_missed_beat(inc),
+                            name=f"{self.name}-hb",
+                        )  # fmt: skip
+                        await nursery.start(inc.hb.run)
+                        nursery.start_soon(self._note_beats, inc)
+                    nursery.start_soon(self._watch, inc)
+                    task_status.started()
+        finally:
+            if inc.control is not None:
+                inc.control.close()
+            inc.done.set()
+
+    async def _note_beats(self, inc: _Incarnation) -> None:
+        assert inc.hb is not None
+        await inc.hb.wait_beating()
+        inc.has_beaten = True
+
+    def _on_missed_beat(self, inc: _Incarnation) -> None:
+        assert inc.hb is not None
+        if inc.hung or not inc.has_beaten or inc.expected:
+            return
+        if inc.hb.missed_beats.value >= self.hung_after and inc.proc.exit.value is None:
+            inc.hung = True
+            self._emit("hung", inc, detail=f"{inc.hb.missed_beats.value} heartbeats missed")
+            log.warning("kernel %s (pid %s) stopped answering heartbeats: killing it",
+                        self.kernel_id, inc.proc.pid)  # fmt: skip
+            inc.proc.snapshot_descendants()
+            inc.proc.send_signal(_signal.SIGKILL)
+
+    async def _watch(self, inc: _Incarnation) -> None:
+        info = await inc.proc.exit.wait_value(lambda e: e is not None)
+        if inc.expected or inc is not self._inc:
+            return
+        self._emit("died", inc, exit=info, detail="hung" if inc.hung else "")
+        log.warning("kernel %s died: %s", self.kernel_id, info.describe() if info else "?")
+        try:
+            await self.tell(self._handle_death, inc, trio.current_time())
+        except Exception:  # the actor is stopping: its lifetime cleans up
+            pass
+
+    # -- death and the policy ----------------------------------------------------------------
+    async def _handle_death(self, inc: _Incarnation, died_at: float) -> None:
+        if inc is not self._inc or inc.expected:
+            return  # a command already stopped or replaced this process
+        await self._retire(inc)
+        policy = self.policy
+        if policy is None:
+            self._set_state(KernelState.DEAD)
+            return
+        policy.on_alive(died_at)  # it was alive until it died
+        now = died_at
+        while True:
+            decision = policy.on_death(now)
+            if not decision.restart:
+                log.warning("kernel %s: restart failed %d times, giving up",
+                            self.kernel_id, decision.count - 1)  # fmt: skip
+                self._set_state(KernelState.DEAD)
+                self._emit("dead", None, detail=f"gave up after {decision.count - 1} restarts")
+                return
+            self._set_state(KernelState.RESTARTING)
+            self._emit("restart", None, detail=f"restart {decision.count} of "
+                       f"{policy.restart_limit}, newports={decision.newports}")  # fmt: skip
+            self.restarts += 1
+            try:
+                inc = await self._launch(newports=decision.newports)
+            except KernelStartError as exc:
+                log.warning("kernel %s: restart failed: %s", self.kernel_id, exc)
+                now = trio.current_time()
+                continue
+            self._set_state(KernelState.RUNNING)
+            self._emit("restarted", inc)
+            return
+
+    async def _retire(self, inc: _Incarnation) -> None:
+        """Forget an incarnation whose process has exited: reap, close its helpers."""
+        inc.expected = True
+        await inc.proc.kill_tree()
+        await self._end_incarnation(inc)
+        if self._inc is inc:
+            self._inc = None
+
+    async def _end_incarnation(self, inc: _Incarnation) -> None:
+        inc.scope.cancel()
+        inc.proc.cancel()
+        with trio.CancelScope(shield=True):
+            await inc.done.wait()
+            await inc.proc.wait_done()
+
+    # -- shutting down -----------------------------------------------------------------------
+    async def _stop(self, inc: _Incarnation, *, now: bool, restart: bool) -> ShutdownStep:
+        inc.expected = True
+        proc = inc.proc
+        proc.snapshot_descendants()  # its helpers die with it, even those in their own session
+        half = max(self.shutdown_wait_time, 0.0) / 2
+        step: ShutdownStep
+        if proc.exit.value is not None:
+            step = "already_exited"
+        elif now:
+            step = "kill"
+            await proc.kill_tree()
+        else:
+            step = "request"
+            self._send_control(inc, "shutdown_request", {"restart": restart})
+            if await proc.wait(half) is None:
+                step = "sigterm"
+                proc.terminate()
+                if await proc.wait(half) is None:
+                    step = "kill"
+                    await proc.kill_tree()
+        await self._end_incarnation(inc)
+        if self._inc is inc:
+            self._inc = None
+        self.shutdown_step = step
+        self._emit("stopped", inc, exit=proc.exit.value, detail=step)
+        return step
+
+    def _send_control(self, inc: _Incarnation, msg_type: str, content: dict[str, Any]) -> None:
+        if inc.control is None or inc.session is None:
+            log.warning("kernel %s: no control channel for %s", self.kernel_id, msg_type)
+            return
+        msg = inc.session.msg(msg_type, content)
+        if not inc.control.send_multipart_nowait(inc.session.serialize(msg)):
+            log.warning("kernel %s: control channel full, %s not sent", self.kernel_id, msg_type)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _set_state(self, state: KernelState) -> None:
+        if self.kernel_state.value is not state:
+            self.kernel_state.value = state
+
+    def _emit(
+        self, kind: str, inc: _Incarnation | None, *, exit: ExitInfo | None = None,
+        detail: str = "",
+    ) -> None:  # fmt: skip
+        pid = inc.proc.pid if inc is not None else None
+        event = KernelEvent(kind, time.time(), trio.current_time(), pid, exit, detail,
+                            self.restarts)  # fmt: skip
+        self.events.append(event)
+        log.debug("kernel %s: %s %s", self.kernel_id, kind, detail)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # upstream: callback errors are logged and swallowed
+                log.exception("kernel %s: on_event callback failed for %s", self.kernel_id, kind)

@@ -1,0 +1,195 @@
+"""A small, deliberately misbehaving-on-request Jupyter kernel for supervisor tests.
+
+Built on our protocol layer (``SessionCore``) and plain blocking pyzmq, so the lifecycle tests
+can start dozens of kernels in well under a second each and make them fail in precise ways.
+Run with our venv's python: ``python minimal_kernel.py -f CONNECTION_FILE [flags]``.
+
+Behaviour when well-behaved: ``kernel_info_request``; ``execute_request`` (``exec`` of the code
+in one namespace, ``busy``/``idle`` status on IOPub, ``KeyboardInterrupt`` on SIGINT while
+executing); ``shutdown_request`` (reply, then exit 0); ``interrupt_request`` (reply; interrupts
+a running execution); heartbeat echo on a ROUTER in a thread.
+
+Flags:
+  --crash-at-start          exit(1) before binding anything
+  --crash-after SECONDS     os._exit(3) after SECONDS
+  --ignore-sigterm          SIGTERM is ignored
+  --fork-child PIDFILE      start a grandchild in its own session (outlives killpg) and write
+                            its pid to PIDFILE
+  --never-reply             never answer shell/control (shutdown_request included)
+  --slow-start SECONDS      sleep before binding (the heartbeat is silent meanwhile)
+  --no-heartbeat            never echo heartbeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+import zmq
+from jupyter_client.protocol.session import SessionCore
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("-f", dest="connection_file", required=True)
+    p.add_argument("--crash-at-start", action="store_true")
+    p.add_argument("--crash-after", type=float, default=None)
+    p.add_argument("--ignore-sigterm", action="store_true")
+    p.add_argument("--fork-child", default=None)
+    p.add_argument("--never-reply", action="store_true")
+    p.add_argument("--slow-start", type=float, default=0.0)
+    p.add_argument("--no-heartbeat", action="store_true")
+    return p.parse_args(argv)
+
+
+class Interrupted(KeyboardInterrupt):
+    pass
+
+
+class Kernel:
+    def __init__(self, opts: argparse.Namespace, info: dict[str, Any]) -> None:
+        self.opts = opts
+        self.session = SessionCore(
+            key=info["key"].encode(), signature_scheme=info["signature_scheme"]
+        )
+        self.ctx = zmq.Context()
+        url = f"{info['transport']}://{info['ip']}:"
+        self.shell = self._bind(zmq.ROUTER, url, info["shell_port"])
+        self.control = self._bind(zmq.ROUTER, url, info["control_port"])
+        self.stdin = self._bind(zmq.ROUTER, url, info["stdin_port"])
+        self.iopub = self._bind(zmq.PUB, url, info["iopub_port"])
+        self.hb = self._bind(zmq.ROUTER, url, info["hb_port"])
+        self.ns: dict[str, Any] = {}
+        self.executing = False
+        self.count = 0
+
+    def _bind(self, kind: int, url: str, port: int) -> zmq.Socket[bytes]:
+        sock = self.ctx.socket(kind)
+        sock.linger = 0
+        sock.bind(f"{url}{port}")
+        return sock
+
+    def heartbeat(self) -> None:
+        while True:
+            frames = self.hb.recv_multipart()
+            self.hb.send_multipart(frames)
+
+    def publish(self, msg_type: str, content: dict[str, Any], parent: dict[str, Any]) -> None:
+        msg = self.session.msg(msg_type, content, parent=parent)
+        self.iopub.send_multipart(self.session.serialize(msg, ident=msg_type.encode()))
+
+    def reply(
+        self, sock: zmq.Socket[bytes], idents: list[bytes], msg_type: str,
+        content: dict[str, Any], parent: dict[str, Any],
+    ) -> None:  # fmt: skip
+        msg = self.session.msg(msg_type, content, parent=parent)
+        sock.send_multipart(self.session.serialize(msg, ident=idents))
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        if self.executing:
+            raise Interrupted()
+
+    def handle(self, sock: zmq.Socket[bytes]) -> None:
+        idents, rest = self.session.feed_identities(sock.recv_multipart())
+        msg = self.session.deserialize(rest)
+        if self.opts.never_reply:
+            return
+        mtype = msg["header"]["msg_type"]
+        parent = msg["header"]
+        self.publish("status", {"execution_state": "busy"}, parent)
+        try:
+            if mtype == "kernel_info_request":
+                self.reply(sock, idents, "kernel_info_reply", {
+                    "status": "ok", "protocol_version": "5.3", "implementation": "minimal",
+                    "implementation_version": "0", "banner": "",
+                    "language_info": {"name": "python", "version": sys.version.split()[0]},
+                }, parent)  # fmt: skip
+            elif mtype == "execute_request":
+                self.execute(sock, idents, msg)
+            elif mtype == "interrupt_request":
+                self.reply(sock, idents, "interrupt_reply", {"status": "ok"}, parent)
+            elif mtype == "shutdown_request":
+                restart = bool(msg["content"].get("restart", False))
+                self.reply(sock, idents, "shutdown_reply",
+                           {"status": "ok", "restart": restart}, parent)  # fmt: skip
+                raise SystemExit(0)
+        finally:
+            self.publish("status", {"execution_state": "idle"}, parent)
+
+    def execute(self, sock: zmq.Socket[bytes], idents: list[bytes], msg: dict[str, Any]) -> None:
+        self.count += 1
+        content: dict[str, Any] = {"status": "ok", "execution_count": self.count}
+        self.executing = True
+        try:
+            exec(msg["content"].get("code", ""), self.ns)
+        except BaseException as exc:
+            if isinstance(exc, SystemExit):
+                raise
+            ename = "KeyboardInterrupt" if isinstance(exc, Interrupted) else type(exc).__name__
+            content = {
+                "status": "error",
+                "execution_count": self.count,
+                "ename": ename,
+                "evalue": str(exc),
+                "traceback": traceback.format_exception(exc),
+            }
+        finally:
+            self.executing = False
+        self.reply(sock, idents, "execute_reply", content, msg["header"])
+
+    def serve(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.shell, zmq.POLLIN)
+        poller.register(self.control, zmq.POLLIN)
+        while True:
+            for sock, _ in poller.poll():
+                self.handle(sock)  # type: ignore[arg-type]
+
+
+def fork_child(pidfile: str) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        start_new_session=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    tmp = pidfile + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(child.pid))
+    os.replace(tmp, pidfile)
+
+
+def main(argv: list[str]) -> None:
+    opts = parse(argv)
+    if opts.crash_at_start:
+        sys.exit(1)
+    if opts.ignore_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if opts.crash_after is not None:
+        timer = threading.Timer(opts.crash_after, os._exit, (3,))
+        timer.daemon = True
+        timer.start()
+    if opts.fork_child:
+        fork_child(opts.fork_child)
+    if opts.slow_start:
+        time.sleep(opts.slow_start)
+    with open(opts.connection_file) as f:
+        info = json.load(f)
+    kernel = Kernel(opts, info)
+    signal.signal(signal.SIGINT, kernel.on_sigint)
+    if not opts.no_heartbeat:
+        threading.Thread(target=kernel.heartbeat, daemon=True).start()
+    try:
+        kernel.serve()
+    except SystemExit as exc:
+        os._exit(int(exc.code or 0))  # skip zmq teardown (the heartbeat thread holds a socket)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
