@@ -217,11 +217,10 @@ class KernelLifecycleMixin:
             raise RuntimeError("Cannot restart the kernel. No previous call to 'start_kernel'.")
         await self._async_shutdown_kernel(now=now, restart=True)
         if newports:
+            # Like upstream: only ports *we* chose at random are renewed; ports reserved
+            # through LocalPortCache (cache_ports, the tcp default) are kept, so clients
+            # connected before an automatic restart keep working.
             self.cleanup_random_ports()
-            fresh = getattr(self.provisioner, "_new_ports_on_next_launch", None)
-            if fresh is not None:
-                fresh()
-                self.cleanup_connection_file()
         self._launch_args.update(kw)
         await self._async_start_kernel(**self._launch_args)
 

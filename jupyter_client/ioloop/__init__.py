@@ -1,12 +1,13 @@
-"""Upstream's `jupyter_client.ioloop` (pending: lifecycle)."""
+"""Auto-restarting kernel managers (upstream's ``jupyter_client.ioloop``), no tornado needed."""
 
 from __future__ import annotations
 
-from typing import Any
+from jupyter_client.ioloop.manager import AsyncIOLoopKernelManager, IOLoopKernelManager
+from jupyter_client.ioloop.restarter import AsyncIOLoopKernelRestarter, IOLoopKernelRestarter
 
-from jupyter_client._pending import pending_class, pending_function
-
-IOLoopKernelManager: Any = pending_class("IOLoopKernelManager", "lifecycle", "ioloop")
-AsyncIOLoopKernelManager: Any = pending_class("AsyncIOLoopKernelManager", "lifecycle", "ioloop", IOLoopKernelManager)
-IOLoopKernelRestarter: Any = pending_class("IOLoopKernelRestarter", "lifecycle", "ioloop")
-AsyncIOLoopKernelRestarter: Any = pending_class("AsyncIOLoopKernelRestarter", "lifecycle", "ioloop", IOLoopKernelRestarter)
+__all__ = [
+    "AsyncIOLoopKernelManager",
+    "AsyncIOLoopKernelRestarter",
+    "IOLoopKernelManager",
+    "IOLoopKernelRestarter",
+]

@@ -7,9 +7,7 @@ trio, otherwise the background runtime thread): ``wait()`` and the manager's shu
 await the exit event, and ``kill()`` takes down the whole process tree.
 
 ``pre_launch`` mirrors upstream (ports via ``LocalPortCache``, curve keys, connection file,
-``format_kernel_cmd`` on the manager parent), with one deliberate difference: ports released by
-``cleanup()`` on a ``newports`` restart really are fresh (upstream's cached ports make
-``newports``/``random_ports_until_alive`` a no-op).
+``format_kernel_cmd`` on the manager parent). As upstream, cached ports survive restarts.
 """
 
 from __future__ import annotations
@@ -149,10 +147,6 @@ class LocalProvisioner(KernelProvisionerBase):
             )
         extra_arguments = kwargs.pop("extra_arguments", None)
         if km.cache_ports and not self.ports_cached:
-            if getattr(self, "_fresh_ports", False):
-                for name in _PORT_NAMES:
-                    setattr(km, name, 0)
-                self._fresh_ports = False
             cache = LocalPortCache.instance()
             for name in _PORT_NAMES:
                 if getattr(km, name) <= 0:
@@ -177,12 +171,6 @@ class LocalProvisioner(KernelProvisionerBase):
             return False
         supported = (self.kernel_spec.metadata or {}).get("supported_encryption", [])
         return "curve" in supported
-
-    def _new_ports_on_next_launch(self) -> None:
-        """Release cached ports so the next ``pre_launch`` picks fresh ones (newports)."""
-        if self.ports_cached:
-            self._release_ports()
-        self._fresh_ports = True
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         """Spawn the kernel and start its watcher in the home; returns the connection info."""
