@@ -237,6 +237,11 @@ class KernelActor(Actor):
         inc = self._inc
         return inc is not None and inc.proc.poll() is None
 
+    def is_beating(self) -> bool:
+        """Whether the heartbeat (if enabled) answered its last ping."""
+        inc = self._inc
+        return inc is not None and inc.hb is not None and inc.hb.is_beating()
+
     @property
     def pid(self) -> int | None:
         inc = self._inc

@@ -1,0 +1,285 @@
+"""KernelActor with the purpose-built test kernels (tests/kernels) and a real ipykernel."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import trio
+from jupyter_client.supervisor.kernel import (
+    KernelActor,
+    KernelEvent,
+    KernelNotRunning,
+    KernelStartError,
+    KernelState,
+    LaunchSpec,
+)
+from jupyter_client.supervisor.policy import RestartPolicy
+from kernel_helpers import kernel_channels
+from kernels.support import KernelFiles
+
+
+def run(fn: Callable[[trio.Nursery], Awaitable[None]], timeout: float = 60) -> None:
+    async def main() -> None:
+        with trio.fail_after(timeout):
+            async with trio.open_nursery() as nursery:
+                await fn(nursery)
+                nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def kinds(k: KernelActor) -> list[str]:
+    return [e.kind for e in k.events]
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def wait_kind(k: KernelActor, kind: str, n: int = 1) -> None:
+    while kinds(k).count(kind) < n:
+        await trio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("flags", "step"),
+    [
+        ((), "request"),
+        (("--never-reply",), "sigterm"),
+        (("--never-reply", "--ignore-sigterm"), "kill"),
+    ],
+)
+def test_shutdown_escalation(tmp_path: Path, flags: tuple[str, ...], step: str) -> None:
+    async def main(nursery: trio.Nursery) -> None:
+        k = KernelActor("k", KernelFiles(tmp_path).prepare(*flags), shutdown_wait_time=1.0)
+        await nursery.start(k.run)
+        await k.start()
+        assert k.is_alive() and k.kernel_state.value is KernelState.RUNNING
+        pid = k.pid
+        await trio.sleep(0.3)  # let it install its signal handlers and bind
+        assert await k.shutdown() == step
+        assert k.shutdown_step == step and not k.is_alive() and k.pid is None
+        assert k.kernel_state.value is KernelState.STOPPED
+        assert kinds(k) == ["started", "stopped"] and k.events[-1].detail == step
+        assert gone(pid or 0)
+
+    run(main)
+
+
+def test_shutdown_now_and_shutdown_of_a_stopped_kernel(tmp_path: Path) -> None:
+    async def main(nursery: trio.Nursery) -> None:
+        k = KernelActor("k", KernelFiles(tmp_path).prepare())
+        await nursery.start(k.run)
+        assert await k.shutdown() is None  # never started: nothing to do
+        await k.start()
+        assert await k.shutdown(now=True) == "kill"
+        with pytest.raises(KernelNotRunning, match="No kernel is running"):
+            await k.interrupt()
+        with pytest.raises(KernelNotRunning, match="No kernel is running"):
+            await k.signal(signal.SIGTERM)
+
+    run(main)
+
+
+def test_fork_child_leaves_nothing_behind(tmp_path: Path) -> None:
+    async def main(nursery: trio.Nursery) -> None:
+        for i, now in enumerate((False, True)):
+            pidfile = tmp_path / f"child{i}.pid"
+            k = KernelActor(f"k{i}", KernelFiles(tmp_path).prepare("--fork-child", str(pidfile)))
+            await nursery.start(k.run)
+            await k.start()
+            while not pidfile.exists():
+                await trio.sleep(0.01)
+            grandchild = psutil.Process(int(pidfile.read_text()))
+            assert os.getsid(grandchild.pid) != os.getsid(k.pid or 0)  # escaped killpg
+            await k.shutdown(now=now)
+            grandchild.wait(5)
+            assert gone(grandchild.pid)
+            await k.stop()
+
+    run(main)
+
+
+def test_crash_at_start_restarts_exactly_limit_times_then_dead(tmp_path: Path) -> None:
+    seen: list[KernelEvent] = []
+
+    async def main(nursery: trio.Nursery) -> None:
+        files = KernelFiles(tmp_path)
+        policy = RestartPolicy(restart_limit=3, stable_start_time=5.0)
+        k = KernelActor("k", files.prepare("--crash-at-start"), policy=policy, on_event=seen.append)
+        await nursery.start(k.run)
+        await k.start()
+        await k.kernel_state.wait_value(KernelState.DEAD)
+        assert k.restarts == 3
+        assert kinds(k) == ["started"] + ["died", "restart", "started", "restarted"] * 3 + [
+            "died",
+            "dead",
+        ]
+        assert all(e.exit is not None and e.exit.returncode == 1 for e in k.events
+                   if e.kind == "died")  # fmt: skip
+        assert files.newports_calls == [False, True, True, True]  # new ports until alive
+        assert not k.is_alive()
+
+    run(main)
+    assert [e.kind for e in seen].count("dead") == 1
+
+
+def test_stable_start_resets_the_count(tmp_path: Path) -> None:
+    async def main(nursery: trio.Nursery) -> None:
+        policy = RestartPolicy(restart_limit=1, stable_start_time=0.2)
+        files = KernelFiles(tmp_path)
+        k = KernelActor("k", files.prepare("--crash-after", "0.4"), policy=policy)
+        await nursery.start(k.run)
+        await k.start()
+        await wait_kind(k, "restarted", 3)  # with limit 1, only resets keep it going
+        assert "dead" not in kinds(k) and policy.restart_count == 1
+        assert files.newports_calls[-1] is False  # it proved stable: ports are kept
+        await k.shutdown(now=True)
+
+    run(main)
+
+
+def test_missing_executable(tmp_path: Path) -> None:
+    async def main(nursery: trio.Nursery) -> None:
+        files = KernelFiles(tmp_path)
+        k = KernelActor("k", files.prepare(argv=["/nonexistent/kernel"]))
+        await nursery.start(k.run)
+        with pytest.raises(KernelStartError, match="nonexistent") as info:
+            await k.start()
+        assert isinstance(info.value.__cause__, FileNotFoundError)
+        assert k.kernel_state.value is KernelState.DEAD and kinds(k) == ["start_failed"]
+
+    run(main)
+
+
+def test_failing_restarts_go_through_the_policy(tmp_path: Path) -> None:
+    """The first launch works; every later one fails to spawn: retried, then dead."""
+
+    async def main(nursery: trio.Nursery) -> None:
+        files = KernelFiles(tmp_path)
+        good, bad = files.prepare(), files.prepare(argv=["/nonexistent/kernel"])
+
+        async def prepare(newports: bool) -> LaunchSpec:
+            return await (good if files.launches == 0 else bad)(newports)
+
+        policy = RestartPolicy(restart_limit=2, stable_start_time=5.0)
+        k = KernelActor("k", prepare, policy=policy)
+        await nursery.start(k.run)
+        await k.start()
+        os.kill(k.pid or 0, signal.SIGKILL)
+        await k.kernel_state.wait_value(KernelState.DEAD)
+        assert kinds(k) == ["started", "died", "restart", "start_failed", "restart",
+                            "start_failed", "dead"]  # fmt: skip
+
+    run(main)
+
+
+def test_hung_kernel_detected_by_heartbeat(tmp_path: Path) -> None:
+    async def main(nursery: trio.Nursery) -> None:
+        policy = RestartPolicy(restart_limit=2, stable_start_time=60.0)
+        k = KernelActor("k", KernelFiles(tmp_path).prepare(), policy=policy, heartbeat=0.2)
+        await nursery.start(k.run)
+        await k.start()
+        while not k.is_beating():
+            await trio.sleep(0.02)
+        pid = k.pid or 0
+        os.kill(pid, signal.SIGSTOP)
+        await wait_kind(k, "restarted")
+        assert kinds(k) == ["started", "hung", "died", "restart", "started", "restarted"]
+        died = k.events[2]
+        assert died.detail == "hung" and died.exit is not None and died.exit.signal == "SIGKILL"
+        assert gone(pid) and k.pid != pid
+        await k.shutdown()
+
+    run(main)
+
+
+def test_slow_start_is_not_a_hang(tmp_path: Path) -> None:
+    async def main(nursery: trio.Nursery) -> None:
+        files = KernelFiles(tmp_path)
+        k = KernelActor("k", files.prepare("--slow-start", "1.5"), heartbeat=0.1, hung_after=2)
+        await nursery.start(k.run)
+        await k.start()
+        while not k.is_beating():
+            await trio.sleep(0.02)
+        assert kinds(k) == ["started"]
+        await k.shutdown()
+
+    run(main)
+
+
+def test_manual_restart_and_death_without_policy(tmp_path: Path) -> None:
+    async def main(nursery: trio.Nursery) -> None:
+        files = KernelFiles(tmp_path)
+        k = KernelActor("k", files.prepare(), shutdown_wait_time=2.0)
+        await nursery.start(k.run)
+        with pytest.raises(KernelNotRunning, match="No previous call"):
+            await k.restart()
+        await k.start()
+        first, ports = k.pid, dict(k.connection_info or {})
+        await k.restart(newports=True)
+        assert k.pid != first and gone(first or 0) and k.is_alive()
+        assert k.connection_info != ports and files.newports_calls == [False, True]
+        os.kill(k.pid or 0, signal.SIGKILL)
+        await k.kernel_state.wait_value(KernelState.DEAD)  # no policy: stays dead
+        assert kinds(k)[-1] == "died" and not k.is_alive()
+        await k.start()  # and can be started again
+        assert k.is_alive()
+
+    run(main)
+
+
+def test_ipykernel_interrupt_and_fast_shutdown(kernel_python: str) -> None:
+    timings: dict[str, float] = {}
+
+    async def main(nursery: trio.Nursery) -> None:
+        directory = Path(tempfile.mkdtemp(prefix="jc-test-ka-"))
+        files = KernelFiles(directory)
+        prepare = files.prepare(argv=[kernel_python, "-m", "ipykernel_launcher"])
+
+        async def with_env(newports: bool) -> LaunchSpec:
+            spec = await prepare(newports)
+            spec.env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+            return spec
+
+        for mode in ("signal", "message"):
+            k = KernelActor("ipy", with_env, interrupt_mode=mode)  # type: ignore[arg-type]
+            await nursery.start(k.run)
+            await k.start()
+            assert k.connection_info is not None
+            async with kernel_channels(k.connection_info) as ch:
+                await ch.wait_ready()
+                msg = ch.session.msg("execute_request", {"code": "import time; time.sleep(30)",
+                                                         "silent": False})  # fmt: skip
+                reply: dict[str, Any] = {}
+
+                async def execute(msg: dict[str, Any] = msg, reply: dict[str, Any] = reply) -> None:
+                    reply.update(await ch.shell.request(msg))
+
+                async with trio.open_nursery() as inner:
+                    inner.start_soon(execute)
+                    await ch.iopub.received.wait_value(lambda n: n > 2)  # busy, input...
+                    await trio.sleep(0.5)  # inside time.sleep by now
+                    await k.interrupt()
+                assert reply["content"]["status"] == "error"
+                assert reply["content"]["ename"] == "KeyboardInterrupt"
+            t0 = time.perf_counter()
+            assert await k.shutdown() == "request"
+            timings[mode] = time.perf_counter() - t0
+            await k.stop()
+        files.path.unlink(missing_ok=True)
+        directory.rmdir()
+
+    run(main, timeout=100)
+    print(f"ipykernel shutdown: {', '.join(f'{m} {v * 1000:.0f} ms' for m, v in timings.items())}")
