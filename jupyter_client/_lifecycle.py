@@ -143,7 +143,7 @@ def owner_home_spawner() -> Callable[[Callable[[], Awaitable[Any]]], None]:
 
         def start(afn: Callable[[], Awaitable[Any]]) -> None:
             def create() -> None:
-                task = loop.create_task(afn())  # type: ignore[arg-type]
+                task: asyncio.Task[Any] = loop.create_task(afn())  # type: ignore[arg-type]
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
 

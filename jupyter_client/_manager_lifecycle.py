@@ -45,8 +45,12 @@ class KernelLifecycleMixin:
         transport_encryption: str
         shutdown_wait_time: float
         shutting_down: bool
-        owns_kernel: bool
-        has_kernel: bool
+
+        @property
+        def owns_kernel(self) -> bool: ...
+        @property
+        def has_kernel(self) -> bool: ...
+
         log: Any
         parent: Any
         _launch_args: dict[str, Any] | None

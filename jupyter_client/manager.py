@@ -47,7 +47,6 @@ from jupyter_client.actors.runtime import runtime_home
 from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.managerabc import KernelManagerABC
-from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 
 __all__ = [
     "AsyncKernelManager",
@@ -80,7 +79,7 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
 
     @default("client_factory")
     def _client_factory_default(self) -> type:
-        return import_item(self.client_class)  # type: ignore[no-any-return]
+        return import_item(self.client_class)
 
     @observe("client_class")
     def _client_class_changed(self, change: Any) -> None:
@@ -105,8 +104,8 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
         return value
 
     kernel_id: str | None = Unicode(None, allow_none=True)  # type: ignore[assignment]
-    provisioner: KernelProvisionerBase | None = Instance(  # type: ignore[assignment]
-        KernelProvisionerBase, allow_none=True
+    provisioner: Any = Instance(
+        "jupyter_client.provisioning.provisioner_base.KernelProvisionerBase", allow_none=True
     )
     kernel_spec_manager = Instance(KernelSpecManager)
 
@@ -228,7 +227,7 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
         ns.update(self._launch_args or {})
 
         def sub(m: re.Match[str]) -> str:
-            return ns[m.group(1)] if m.group(1) in ns else m.group(0)  # type: ignore[no-any-return]
+            return str(ns[m.group(1)]) if m.group(1) in ns else m.group(0)
 
         return [_TEMPLATE.sub(sub, c) for c in cmd]
 
@@ -344,7 +343,6 @@ class AsyncKernelManager(KernelManager):
     client_class = DottedObjectName(
         "jupyter_client.asynchronous.AsyncKernelClient", config=True, help="The client class."
     )
-    context = Instance(zmq.Context)
 
     start_kernel = KernelManager._async_start_kernel  # type: ignore[assignment]
     pre_start_kernel = KernelManager._async_pre_start_kernel  # type: ignore[assignment]

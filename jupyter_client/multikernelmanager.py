@@ -264,6 +264,10 @@ class MultiKernelManager(LoggingConfigurable):
             return lambda: self._async_shutdown_kernel(kid, now=now)
 
         await gather(*(stopper(kid) for kid in ids))
+        # Unlike upstream (which waits for __del__), release the shared context once no kernel
+        # is left: long-running hosts otherwise keep its fds; the factory re-creates it lazily.
+        if self._created_context and not self._kernels and not self.context.closed:
+            self.context.destroy(linger=100)
 
     async def _async_restart_kernel(self, kernel_id: str, now: bool = False) -> None:
         km = self.get_kernel(kernel_id)

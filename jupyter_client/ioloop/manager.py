@@ -42,7 +42,7 @@ class _RestarterMixin:
             self._restarter.stop()
 
 
-class IOLoopKernelManager(_RestarterMixin, KernelManager):  # type: ignore[misc]
+class IOLoopKernelManager(_RestarterMixin, KernelManager):
     """Blocking KernelManager that restarts its kernel when it dies."""
 
     loop = AnyTrait(None, allow_none=True)
@@ -55,7 +55,7 @@ class IOLoopKernelManager(_RestarterMixin, KernelManager):  # type: ignore[misc]
     _restarter: Any = Instance("jupyter_client.ioloop.IOLoopKernelRestarter", allow_none=True)
 
 
-class AsyncIOLoopKernelManager(_RestarterMixin, AsyncKernelManager):  # type: ignore[misc]
+class AsyncIOLoopKernelManager(_RestarterMixin, AsyncKernelManager):
     """AsyncKernelManager that restarts its kernel when it dies."""
 
     loop = AnyTrait(None, allow_none=True)

@@ -116,7 +116,7 @@ class LocalProvisioner(KernelProvisionerBase):
     def _release_ports(self) -> None:
         cache = LocalPortCache.instance()
         for name in _PORT_NAMES:
-            port = self.connection_info.get(name)  # type: ignore[misc]
+            port = self.connection_info.get(name)
             if isinstance(port, int) and port > 0:
                 cache.return_port(port)
         self.ports_cached = False

@@ -13,7 +13,7 @@ from abc import ABC, ABCMeta, abstractmethod
 from string import Template
 from typing import Any
 
-from traitlets import Instance, Unicode
+from traitlets import Instance, MetaHasTraits, Unicode
 from traitlets.config import LoggingConfigurable
 
 from jupyter_client.connect import KernelConnectionInfo
@@ -21,11 +21,11 @@ from jupyter_client.connect import KernelConnectionInfo
 __all__ = ["KernelProvisionerBase", "KernelProvisionerMeta"]
 
 
-class KernelProvisionerMeta(ABCMeta, type(LoggingConfigurable)):  # type: ignore[misc]
+class KernelProvisionerMeta(ABCMeta, MetaHasTraits):
     """Metaclass reconciling ``ABCMeta`` with traitlets' ``MetaHasTraits``."""
 
 
-class KernelProvisionerBase(ABC, LoggingConfigurable, metaclass=KernelProvisionerMeta):  # type: ignore[misc]
+class KernelProvisionerBase(ABC, LoggingConfigurable, metaclass=KernelProvisionerMeta):
     """Abstract base of kernel provisioners; one instance serves one kernel (across restarts).
 
     ``parent`` is the kernel manager. Subclasses implement the abstract methods; the manager
