@@ -65,6 +65,27 @@ def _asyncio_waker(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -
     return wake
 
 
+class _ThreadWaiter:
+    """A one-shot wake-up for a blocked thread: a bare lock, cheaper than threading.Event
+    (which builds a Condition) on the path every blocking ``get`` takes."""
+
+    __slots__ = ("_lock", "wake")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self.wake = self._release
+
+    def _release(self) -> None:
+        try:
+            self._lock.release()
+        except RuntimeError:  # woken twice: already released
+            pass
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
+
+
 class CrossQueue(Generic[T]):
     """Unbounded FIFO: ``put_many`` from the owning trio run, ``get`` from any context.
 
@@ -161,16 +182,16 @@ class CrossQueue(Generic[T]):
         """Block the calling thread; ``queue.Empty`` after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            event = threading.Event()
-            ok, item = self._try_or_register(event.set)
+            waiter = _ThreadWaiter()
+            ok, item = self._try_or_register(waiter.wake)
             if ok:
                 return item  # type: ignore[return-value]
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                self._unregister(event.set)
+                self._unregister(waiter.wake)
                 raise queue.Empty
-            if not event.wait(remaining):
-                self._unregister(event.set)
+            if not waiter.wait(remaining):
+                self._unregister(waiter.wake)
                 if self._items:
                     continue
                 raise queue.Empty
@@ -195,11 +216,14 @@ class CrossQueue(Generic[T]):
     async def _get_trio(self, timeout: float | None, take: bool) -> T | None:
         deadline = trio.current_time() + (timeout if timeout is not None else float("inf"))
         while True:
+            # Cancelled must mean "nothing taken": check before taking, and after taking
+            # yield without being cancellable.
+            await trio.lowlevel.checkpoint_if_cancelled()
             event = trio.Event()
             wake = _trio_waker(event)
             ok, item = self._try_or_register(wake, take)
             if ok:
-                await trio.lowlevel.checkpoint()
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 return item
             try:
                 with trio.move_on_at(deadline):
@@ -251,13 +275,13 @@ def _unregister_all(queues: Sequence[CrossQueue[Any]], wake: Wake) -> None:
 
 def wait_any_blocking(queues: Sequence[CrossQueue[Any]], timeout: float | None) -> bool:
     """Block until one of ``queues`` has an item (or is closed); False after ``timeout``."""
-    event = threading.Event()
-    if not _register_all(queues, event.set):
+    waiter = _ThreadWaiter()
+    if not _register_all(queues, waiter.wake):
         return True
     try:
-        return event.wait(timeout)
+        return waiter.wait(timeout)
     finally:
-        _unregister_all(queues, event.set)
+        _unregister_all(queues, waiter.wake)
 
 
 async def wait_any(queues: Sequence[CrossQueue[Any]], timeout: float | None) -> bool:

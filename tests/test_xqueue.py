@@ -121,3 +121,17 @@ def test_trio_reader_in_another_run_woken_from_runtime() -> None:
             return await q.get()
 
     assert trio.run(main) == "hello"
+
+
+def test_cancelled_trio_get_takes_nothing() -> None:
+    q: CrossQueue[int] = CrossQueue()
+
+    async def main() -> None:
+        q.put(1)
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await q.get()
+        assert len(q) == 1  # the cancelled get left the item
+        assert await q.get(timeout=1) == 1
+
+    trio.run(main)
