@@ -28,11 +28,12 @@ from contextlib import asynccontextmanager
 
 import trio
 import zmq
+from trio_util import AsyncValue
+
 from jupyter_client.actors.actor import Actor, Reply
 from jupyter_client.actors.wire import Decoder, Msg, SessionLike, parent_msg_id
 from jupyter_client.actors.xqueue import CrossQueue
 from jupyter_client.actors.zsocket import ZContext, ZSocket
-from trio_util import AsyncValue
 
 log = logging.getLogger("jupyter_client.actors.channels")
 

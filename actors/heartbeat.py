@@ -20,9 +20,10 @@ from contextlib import asynccontextmanager
 
 import trio
 import zmq
+from trio_util import AsyncValue
+
 from jupyter_client.actors.actor import Actor
 from jupyter_client.actors.zsocket import ZContext, ZSocket
-from trio_util import AsyncValue
 
 
 class Heart(enum.Enum):

@@ -21,12 +21,13 @@ from contextlib import asynccontextmanager
 
 import trio
 import zmq
+from trio_util import AsyncValue
+
 from jupyter_client.actors.actor import Actor, ActorState
 from jupyter_client.actors.channels import ChannelClosed
 from jupyter_client.actors.wire import Decoder, Msg, SessionLike
 from jupyter_client.actors.xqueue import CrossQueue
 from jupyter_client.actors.zsocket import ZContext, ZSocket
-from trio_util import AsyncValue
 
 
 class IOPubActor(Actor):

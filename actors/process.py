@@ -42,9 +42,10 @@ from typing import Any
 
 import psutil
 import trio
+from trio_util import AsyncValue
+
 from jupyter_client.actors.actor import Actor
 from jupyter_client.actors.launch import prepare_launch, should_close_stdin
-from trio_util import AsyncValue
 
 __all__ = ["ExitInfo", "ProcessActor", "SPAWNER_THREAD_NAME", "spawn_async"]
 

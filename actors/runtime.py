@@ -53,7 +53,9 @@ class Home:
             return False
 
     # -- starting tasks ------------------------------------------------------------------
-    def spawn(self, afn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> None:
+    def spawn(
+        self, afn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> None:
         """Start ``afn(*args)`` in this home's nursery; callable from any thread."""
         if self.closed:
             raise RuntimeError("the jupyter_client actor runtime is closed")
@@ -233,7 +235,9 @@ class _RunHome(Home):
         self.token = token
         self.closed = False
 
-    def spawn(self, afn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> None:
+    def spawn(
+        self, afn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> None:
         async def guarded() -> None:
             try:
                 await afn(*args)

@@ -165,25 +165,54 @@ def run(ctx: Context) -> list[Row]:
     ):
         vs = "" if style != "trio" else " (vs upstream asyncio)"
         rows.append(
-            Row("client", f"execute rt median, {style}{vs}", ours["median_s"] * us,
-                up["median_s"] * us, "µs", target="<= upstream")
+            Row(
+                "client",
+                f"execute rt median, {style}{vs}",
+                ours["median_s"] * us,
+                up["median_s"] * us,
+                "µs",
+                target="<= upstream",
+            )
         )
         rows.append(
-            Row("client", f"execute rt p99, {style}{vs}", ours["p99_s"] * us, up["p99_s"] * us,
-                "µs", target="<= upstream")
+            Row(
+                "client",
+                f"execute rt p99, {style}{vs}",
+                ours["p99_s"] * us,
+                up["p99_s"] * us,
+                "µs",
+                target="<= upstream",
+            )
         )
         rows.append(
-            Row("client", f"client CPU per rt, {style}{vs}", ours["cpu_per_rt_s"] * us,
-                up["cpu_per_rt_s"] * us, "µs", target=">=2x")
+            Row(
+                "client",
+                f"client CPU per rt, {style}{vs}",
+                ours["cpu_per_rt_s"] * us,
+                up["cpu_per_rt_s"] * us,
+                "µs",
+                target=">=2x",
+            )
         )
     rows.append(
-        Row("client", f"client CPU per iopub msg ({ours_b['stream_msgs']:.0f} msgs)",
-            ours_b["cpu_per_stream_msg_s"] * us, up_b["cpu_per_stream_msg_s"] * us, "µs",
-            target=">=2x")
+        Row(
+            "client",
+            f"client CPU per iopub msg ({ours_b['stream_msgs']:.0f} msgs)",
+            ours_b["cpu_per_stream_msg_s"] * us,
+            up_b["cpu_per_stream_msg_s"] * us,
+            "µs",
+            target=">=2x",
+        )
     )
     up_ready = ctx.upstream("client_upstream.py", "ready", ctx.kernel_python, "3")["ready_s"]
     rows.append(
-        Row("client", "launch -> wait_for_ready returns", _ours_ready(ctx.kernel_python, 3) * 1e3,
-            up_ready * 1e3, "ms", target="upstream - 200 ms")
+        Row(
+            "client",
+            "launch -> wait_for_ready returns",
+            _ours_ready(ctx.kernel_python, 3) * 1e3,
+            up_ready * 1e3,
+            "ms",
+            target="upstream - 200 ms",
+        )
     )
     return rows

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL_PYTHON = ROOT / ".venv-kernel" / "bin" / "python"
@@ -80,8 +81,11 @@ def time_per_call(fn: Callable[[], object], *, min_time: float = 0.3, repeat: in
     return statistics.median(samples)
 
 
-def print_rows(rows: list[Row], out=sys.stdout) -> None:
-    header = f"{'section':<10} {'workload':<52} {'ours':>12} {'upstream':>12} {'unit':<8} {'ratio':>7}  target"
+def print_rows(rows: list[Row], out: TextIO = sys.stdout) -> None:
+    header = (
+        f"{'section':<10} {'workload':<52} {'ours':>12} {'upstream':>12} {'unit':<8} "
+        f"{'ratio':>7}  target"
+    )
     print(header, file=out)
     print("-" * len(header), file=out)
     for r in rows:

@@ -110,9 +110,7 @@ async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None
 
             if await _read_until(kc, shell, ours, is_reply, SHELL_WINDOW, deadline, kept_shell):
                 kc._handle_kernel_info_reply(reply[0])
-                if await _read_until(
-                    kc, iopub, ours, is_idle, IOPUB_WINDOW, deadline, kept_iopub
-                ):
+                if await _read_until(kc, iopub, ours, is_idle, IOPUB_WINDOW, deadline, kept_iopub):
                     return
             if not await kc._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")

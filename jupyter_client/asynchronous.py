@@ -57,16 +57,16 @@ class AsyncKernelClient(KernelClient):
 
     # -- reading ------------------------------------------------------------------------
     async def get_shell_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
-        return await self.shell_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+        return await self.shell_channel.get_msg(timeout=timeout if block else 0)
 
     async def get_iopub_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
-        return await self.iopub_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+        return await self.iopub_channel.get_msg(timeout=timeout if block else 0)
 
     async def get_stdin_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
-        return await self.stdin_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+        return await self.stdin_channel.get_msg(timeout=timeout if block else 0)
 
     async def get_control_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
-        return await self.control_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+        return await self.control_channel.get_msg(timeout=timeout if block else 0)
 
     # -- operations ---------------------------------------------------------------------
     _recv_reply = KernelClient._async_recv_reply
@@ -81,11 +81,11 @@ class AsyncKernelClient(KernelClient):
 
         def ask() -> str | None:
             try:
-                return prompt(content["prompt"])  # type: ignore[operator]
+                return prompt(content["prompt"])
             except EOFError:
                 return "\x04"
             except KeyboardInterrupt:
-                print()  # noqa: T201
+                print()
                 return None
 
         if sniffio.current_async_library() == "asyncio":

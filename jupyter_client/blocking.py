@@ -49,21 +49,19 @@ class BlockingKernelClient(KernelClient):
 
     # -- reading ------------------------------------------------------------------------
     def get_shell_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
-        return self.shell_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+        return self.shell_channel.get_msg(timeout=timeout if block else 0)
 
     def get_iopub_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
-        return self.iopub_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+        return self.iopub_channel.get_msg(timeout=timeout if block else 0)
 
     def get_stdin_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
-        return self.stdin_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+        return self.stdin_channel.get_msg(timeout=timeout if block else 0)
 
     def get_control_msg(self, block: bool = True, timeout: float | None = None) -> Msg:
-        return self.control_channel.get_msg(timeout=timeout if block else 0)  # type: ignore[no-any-return]
+        return self.control_channel.get_msg(timeout=timeout if block else 0)
 
     # -- operations ---------------------------------------------------------------------
-    def _recv_reply(
-        self, msg_id: str, timeout: float | None = None, channel: str = "shell"
-    ) -> Msg:
+    def _recv_reply(self, msg_id: str, timeout: float | None = None, channel: str = "shell") -> Msg:
         return drive(self._async_recv_reply(msg_id, timeout=timeout, channel=channel))
 
     def wait_for_ready(self, timeout: float | None = None) -> None:
@@ -80,11 +78,11 @@ class BlockingKernelClient(KernelClient):
         content = msg["content"]
         prompt = getpass if content.get("password") else input
         try:
-            raw_data = prompt(content["prompt"])  # type: ignore[operator]
+            raw_data = prompt(content["prompt"])
         except EOFError:
             raw_data = "\x04"
         except KeyboardInterrupt:
-            print()  # noqa: T201 - upstream prints the newline too
+            print()
             return
         self.input(raw_data)
 

@@ -111,7 +111,7 @@ class HBChannel(HBChannelABC):
     the actor runtime's thread, so an override must not block.
     """
 
-    time_to_dead: float = 1.0  # type: ignore[assignment]
+    time_to_dead: float = 1.0
 
     def __init__(self, actor: HeartbeatActor, link: _Link) -> None:
         self._actor = actor

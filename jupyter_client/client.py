@@ -40,7 +40,7 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
     try:
         coro.send(None)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        return stop.value
     coro.close()
     raise RuntimeError("a blocking jupyter_client operation tried to suspend (a bug)")
 
@@ -356,7 +356,7 @@ class KernelClient(ConnectionFileMixin):
         raise NotImplementedError
 
     def _queue(self, name: str) -> CrossQueue[Msg]:
-        return self._handle(name)._queue  # type: ignore[no-any-return]
+        return self._handle(name)._queue
 
     # -- operations written once ------------------------------------------------------------
     async def _async_recv_reply(
@@ -416,9 +416,7 @@ class KernelClient(ConnectionFileMixin):
         elif msg_type == "error":
             sys.stderr.write("\n".join(content["traceback"]))
 
-    def _output_hook_kernel(
-        self, session: Any, socket: Any, parent_header: Any, msg: Msg
-    ) -> None:
+    def _output_hook_kernel(self, session: Any, socket: Any, parent_header: Any, msg: Msg) -> None:
         """Re-publish output on a kernel's IOPub (when running inside a kernel)."""
         msg_type = msg["header"]["msg_type"]
         if msg_type in ("display_data", "execute_result", "error"):

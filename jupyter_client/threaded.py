@@ -30,6 +30,7 @@ class ThreadedZMQSocketChannel(ZMQSocketChannel):
     """A channel whose messages are pushed to :meth:`call_handlers` in the dispatcher."""
 
     _inspect: Callable[[Msg], None] | None = None
+    _flush_list: list[threading.Event]
 
     def call_handlers(self, msg: Msg) -> None:
         """Override to handle each message (runs in the dispatcher thread)."""
@@ -49,7 +50,8 @@ class ThreadedZMQSocketChannel(ZMQSocketChannel):
     def _flush_events(self) -> list[threading.Event]:
         events: list[threading.Event] | None = getattr(self, "_flush_list", None)
         if events is None:
-            events = self._flush_list = []
+            events = []
+            self._flush_list = events
         return events
 
     def _dispatch(self) -> None:
@@ -76,7 +78,9 @@ class IOLoopThread(threading.Thread):
     def run(self) -> None:
         client = self._client
         while not self._stop_event.is_set():
-            channels = [h for h in client._handles.values() if isinstance(h, ThreadedZMQSocketChannel)]
+            channels = [
+                h for h in client._handles.values() if isinstance(h, ThreadedZMQSocketChannel)
+            ]
             queues = [h._queue for h in channels]
             if not wait_any_blocking(queues, 0.5):
                 for h in channels:

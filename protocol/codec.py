@@ -36,6 +36,7 @@ from hmac import compare_digest
 from typing import Any
 
 import msgspec
+
 from jupyter_client.protocol import headers
 from jupyter_client.protocol.adapter import adapt
 from jupyter_client.protocol.headers import extract_header, utc

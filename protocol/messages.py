@@ -26,8 +26,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import msgspec
-from jupyter_client.protocol.session import MessageError
 from msgspec import UNSET, Struct, UnsetType
+
+from jupyter_client.protocol.session import MessageError
 
 JSON = Any
 

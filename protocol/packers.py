@@ -28,6 +28,7 @@ from importlib import import_module
 from typing import Any
 
 import msgspec
+
 from jupyter_client.protocol.jsonutil import json_clean, json_default, squash_dates
 
 PICKLE_PROTOCOL = pickle.DEFAULT_PROTOCOL

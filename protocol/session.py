@@ -29,6 +29,7 @@ import sys
 from typing import Any
 
 import zmq
+
 from jupyter_client.protocol import headers
 from jupyter_client.protocol.adapter import adapt
 from jupyter_client.protocol.codec import DELIM, MessageError, SessionCodec

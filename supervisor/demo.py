@@ -8,7 +8,9 @@ import sys
 def main() -> int:
     import jupyter_client
 
-    print(f"jupyter_client {jupyter_client.__version__} (protocol {jupyter_client.protocol_version})")
+    print(
+        f"jupyter_client {jupyter_client.__version__} (protocol {jupyter_client.protocol_version})"
+    )
     print("The supervisor demo (three supervised kernels, one killed and restarted, the status")
     print("table) arrives with the supervisor issue. What works today:")
     from jupyter_client.kernelspec import KernelSpecManager

@@ -27,6 +27,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 
 import trio
+
 from jupyter_client.actors.actor import ActorError, ActorState
 from jupyter_client.actors.zsocket import ZContext
 from jupyter_client.supervisor.kernel import KernelActor, KernelState

@@ -40,6 +40,8 @@ from typing import Any, Literal
 
 import trio
 import zmq
+from trio_util import AsyncValue
+
 from jupyter_client.actors.actor import Actor, CommandFailed
 from jupyter_client.actors.heartbeat import HeartbeatActor
 from jupyter_client.actors.process import ExitInfo, ProcessActor
@@ -47,7 +49,6 @@ from jupyter_client.actors.wire import SessionLike, channel_url
 from jupyter_client.actors.zsocket import ZContext, ZSocket
 from jupyter_client.protocol.session import SessionCore
 from jupyter_client.supervisor.policy import RestartPolicy
-from trio_util import AsyncValue
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+
 from jupyter_client.actors.channels import ChannelActor
 from jupyter_client.actors.heartbeat import HeartbeatActor
 from jupyter_client.actors.iopub import IOPubActor

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 import trio
+
 from jupyter_client.actors.actor import (
     Actor,
     ActorCrashed,

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 import trio
 import zmq
+from kernel_helpers import KernelProcess, kernel_channels, make_session, running_kernel
+
 from jupyter_client.actors.channels import ChannelActor, ChannelClosed
 from jupyter_client.actors.iopub import IOPubActor, next_batch
 from jupyter_client.actors.wire import Msg
 from jupyter_client.actors.zsocket import ZContext
 from jupyter_client.protocol.session import SessionCore
-from kernel_helpers import KernelProcess, kernel_channels, make_session, running_kernel
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,9 @@ async def aw(value: Any) -> Any:
     return (await value) if inspect.isawaitable(value) else value
 
 
-def run_scenario(style: str, kernel: KernelProcess, scenario: Scenario, timeout: float = 60) -> None:
+def run_scenario(
+    style: str, kernel: KernelProcess, scenario: Scenario, timeout: float = 60
+) -> None:
     cf = str(kernel.connection_file)
     if style == "blocking":
         kc: KernelClient = BlockingKernelClient(connection_file=cf)
@@ -133,7 +135,9 @@ def test_execute_outputs_and_errors(style: str, kernel: KernelProcess) -> None:
         msgs = await collect_until_idle(kc, msg_id)
         types = [m["msg_type"] for m in msgs]
         assert types[0] == "status" and types[1] == "execute_input"
-        streams = {m["content"]["name"]: m["content"]["text"] for m in msgs if m["msg_type"] == "stream"}
+        streams = {
+            m["content"]["name"]: m["content"]["text"] for m in msgs if m["msg_type"] == "stream"
+        }
         assert streams == {"stdout": "to stdout\n", "stderr": "to stderr\n"}
         display = next(m for m in msgs if m["msg_type"] == "display_data")
         assert display["content"]["data"]["text/html"] == "<b>hi</b>"
@@ -221,7 +225,9 @@ def test_interrupt_via_control(style: str, kernel: KernelProcess) -> None:
 @pytest.mark.parametrize("style", STYLES)
 def test_iopub_ordering_under_load(style: str, kernel: KernelProcess) -> None:
     n = 10_000
-    code = f"import sys\nfor i in range({n}):\n    sys.stdout.write(f'{{i}}\\n'); sys.stdout.flush()\n"
+    code = (
+        f"import sys\nfor i in range({n}):\n    sys.stdout.write(f'{{i}}\\n'); sys.stdout.flush()\n"
+    )
 
     async def scenario(kc: Any) -> None:
         msg_id = kc.execute(code)

@@ -13,6 +13,14 @@ import pytest
 import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from jupyter_client import connect
+from jupyter_client.connect import (
+    ConnectionFileMixin,
+    LocalPortCache,
+    find_connection_file,
+    write_connection_file,
+)
 from jupyter_client.protocol.connection import (
     ConnectionFileError,
     InvalidPortInConnectionFile,
@@ -23,14 +31,6 @@ from jupyter_client.protocol.connection import (
     parse_connection_info,
 )
 from jupyter_client.protocol.ports import PortAllocator, ephemeral_range
-
-from jupyter_client import connect
-from jupyter_client.connect import (
-    ConnectionFileMixin,
-    LocalPortCache,
-    find_connection_file,
-    write_connection_file,
-)
 
 
 @pytest.fixture(autouse=True)

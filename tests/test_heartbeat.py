@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 
 import trio
 import zmq
+from kernel_helpers import running_kernel
+
 from jupyter_client.actors.heartbeat import Heart, HeartbeatActor
 from jupyter_client.actors.wire import channel_url
 from jupyter_client.actors.zsocket import ZContext
-from kernel_helpers import running_kernel
 
 TTD = 0.5
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import psutil
 import pytest
 import trio
+from kernel_helpers import kernel_channels
+from kernels.support import KernelFiles
+
 from jupyter_client.actors.launch import pdeathsig_supported
 from jupyter_client.supervisor.host import KernelHost
 from jupyter_client.supervisor.kernel import KernelActor, KernelState
 from jupyter_client.supervisor.policy import RestartPolicy
-from kernel_helpers import kernel_channels
-from kernels.support import KernelFiles
 
 TESTS = Path(__file__).resolve().parent
 

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from jupyter_client.protocol.session import _header_dates
 
 from jupyter_client import jsonutil as ju
+from jupyter_client.protocol.session import _header_dates
 
 
 def test_parse_date_forms() -> None:

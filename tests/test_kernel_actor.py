@@ -13,6 +13,9 @@ from typing import Any
 import psutil
 import pytest
 import trio
+from kernel_helpers import kernel_channels
+from kernels.support import KernelFiles
+
 from jupyter_client.supervisor.kernel import (
     KernelActor,
     KernelEvent,
@@ -22,8 +25,6 @@ from jupyter_client.supervisor.kernel import (
     LaunchSpec,
 )
 from jupyter_client.supervisor.policy import RestartPolicy
-from kernel_helpers import kernel_channels
-from kernels.support import KernelFiles
 
 
 def run(fn: Callable[[trio.Nursery], Awaitable[None]], timeout: float = 60) -> None:
@@ -62,12 +63,14 @@ async def wait_kind(k: KernelActor, kind: str, n: int = 1) -> None:
 )
 def test_shutdown_escalation(tmp_path: Path, flags: tuple[str, ...], step: str) -> None:
     async def main(nursery: trio.Nursery) -> None:
-        k = KernelActor("k", KernelFiles(tmp_path).prepare(*flags), shutdown_wait_time=1.0)
+        prepare = KernelFiles(tmp_path).prepare(*flags)
+        k = KernelActor("k", prepare, shutdown_wait_time=1.0, heartbeat=0.2)
         await nursery.start(k.run)
         await k.start()
         assert k.is_alive() and k.kernel_state.value is KernelState.RUNNING
         pid = k.pid
-        await trio.sleep(0.3)  # let it install its signal handlers and bind
+        while not k.is_beating():  # bound and handling signals (however loaded the machine)
+            await trio.sleep(0.02)
         assert await k.shutdown() == step
         assert k.shutdown_step == step and not k.is_alive() and k.pid is None
         assert k.kernel_state.value is KernelState.STOPPED

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jupyter_client.protocol.kernelspec import KernelSpecError, parse_kernel_json
 
 from jupyter_client import kernelspec
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+from jupyter_client.protocol.kernelspec import KernelSpecError, parse_kernel_json
 
 SPEC = {"argv": ["python", "-m", "k", "-f", "{connection_file}"], "display_name": "K",
         "language": "python"}  # fmt: skip

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from jupyter_client.actors.launch import pdeathsig_supported, prepare_launch
 
+from jupyter_client.actors.launch import pdeathsig_supported, prepare_launch
 from jupyter_client.launcher import launch_kernel
 
 PY = sys.executable

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from jupyter_client.protocol.localinterfaces import classify, classify_list, parse_ip_addr
-
 from jupyter_client import localinterfaces
+from jupyter_client.protocol.localinterfaces import classify, classify_list, parse_ip_addr
 
 
 def test_discovery_on_this_host() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+
 from jupyter_client.protocol import messages as m
 from jupyter_client.protocol.session import MessageError, SessionCore
 

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from jupyter_client.protocol import paths
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,6 +13,7 @@ import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from jupyter_client.supervisor.policy import Decision, RestartPolicy
 
 

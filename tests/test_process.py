@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 import psutil
 import pytest
 import trio
+
 from jupyter_client.actors.process import SPAWNER_THREAD_NAME, ExitInfo, ProcessActor
 
 PY = sys.executable

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import trio
-from jupyter_client.actors.runtime import runtime_home
 
+from jupyter_client.actors.runtime import runtime_home
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning import (

@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 
 import pytest
 import zmq
-from jupyter_client.protocol.session import SessionCore
 from traitlets import TraitError
 
 from jupyter_client import session as ss
+from jupyter_client.protocol.session import SessionCore
 from jupyter_client.session import DELIM, MessageError, Session
 
 

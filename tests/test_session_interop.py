@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_client.protocol.messages import EXAMPLES
 
+from jupyter_client.protocol.messages import EXAMPLES
 from jupyter_client.session import MessageError, Session
 
 PEER = Path(__file__).parent / "peers" / "session_peer.py"

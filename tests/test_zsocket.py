@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 import trio
 import zmq
+
 from jupyter_client.actors.zsocket import ZContext, ZSocket
 
 LOCAL = "tcp://127.0.0.1:*"

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import trio
+from kernels.support import KernelFiles
+
 from jupyter_client.supervisor.host import KernelHost
 from jupyter_client.supervisor.kernel import KernelActor
-from kernels.support import KernelFiles
 
 
 async def main(directory: Path, n: int) -> None:

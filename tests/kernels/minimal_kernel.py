@@ -34,6 +34,7 @@ import traceback
 from typing import Any
 
 import zmq
+
 from jupyter_client.protocol.session import SessionCore
 
 
