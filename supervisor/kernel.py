@@ -27,31 +27,36 @@ Event kinds (``KernelEvent.kind``; also passed to ``on_event`` as they happen): 
 
 from __future__ import annotations
 
-import enum
 import logging
 import signal as _signal
-import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import trio
 import zmq
 from trio_util import AsyncValue
 
-from jupyter_client.actors.actor import Actor, CommandFailed
+from jupyter_client.actors.actor import Actor
 from jupyter_client.actors.heartbeat import HeartbeatActor
 from jupyter_client.actors.process import ExitInfo, ProcessActor
 from jupyter_client.actors.wire import SessionLike, channel_url
 from jupyter_client.actors.zsocket import ZContext, ZSocket
-from jupyter_client.protocol.session import SessionCore
+from jupyter_client.supervisor.kernel_types import (
+    InterruptMode,
+    KernelAlreadyRunning,
+    KernelEvent,
+    KernelNotRunning,
+    KernelStartError,
+    KernelState,
+    LaunchSpec,
+    ShutdownStep,
+    default_session,
+    first_error,
+)
 from jupyter_client.supervisor.policy import RestartPolicy
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
 
 __all__ = [
     "KernelActor",
@@ -61,72 +66,10 @@ __all__ = [
     "KernelStartError",
     "KernelState",
     "LaunchSpec",
+    "ShutdownStep",
 ]
 
 log = logging.getLogger("jupyter_client.supervisor.kernel")
-
-InterruptMode = Literal["signal", "message"]
-ShutdownStep = Literal["request", "sigterm", "kill", "already_exited"]
-
-
-class KernelState(enum.Enum):
-    STARTING = "starting"
-    RUNNING = "running"
-    RESTARTING = "restarting"
-    DEAD = "dead"  # died (or failed to start) and nobody restarts it
-    STOPPED = "stopped"  # never started, or shut down by us
-
-
-@dataclass
-class LaunchSpec:
-    """What ``prepare(newports)`` returns: how to start one kernel process."""
-
-    argv: list[str]
-    connection_info: dict[str, Any]
-    env: dict[str, str] | None = None
-    cwd: str | None = None
-    independent: bool = False
-    popen_kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class KernelEvent:
-    kind: str
-    at: float  # time.time()
-    clock: float  # trio.current_time(), for intervals
-    pid: int | None = None
-    exit: ExitInfo | None = None
-    detail: str = ""
-    restarts: int = 0
-
-
-class KernelStartError(CommandFailed):
-    """The launch failed (``prepare`` raised, or the process could not be spawned);
-    ``__cause__`` is the original error (e.g. ``FileNotFoundError`` for a missing argv[0])."""
-
-
-class KernelNotRunning(CommandFailed, RuntimeError):
-    """Upstream raises RuntimeError for these ("Cannot interrupt kernel. No kernel is
-    running!"), so this is both."""
-
-
-class KernelAlreadyRunning(CommandFailed, RuntimeError):
-    pass
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    """The first real exception inside (possibly nested) exception groups."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
-
-
-def default_session(info: dict[str, Any]) -> SessionLike:
-    key = info.get("key", b"")
-    return SessionCore(
-        key=key.encode() if isinstance(key, str) else key,
-        signature_scheme=info.get("signature_scheme", "hmac-sha256"),
-    )
 
 
 class _Incarnation:
@@ -338,7 +281,7 @@ class KernelActor(Actor):
         try:
             await self._nursery.start(proc.run)
         except Exception as exc:
-            cause = _leaf(exc)
+            cause = first_error(exc)
             self._emit("start_failed", None, detail=repr(cause))
             raise KernelStartError(
                 f"kernel {self.kernel_id}: cannot launch {spec.argv[:1]}: {cause}"
