@@ -1,0 +1,384 @@
+"""``jupyter-supervisor``: run the kernel supervisor and drive it (docs/cli.md).
+
+``serve`` is the long-lived process (:mod:`jupyter_client.supervisor.service`); every other
+subcommand is a short-lived client that sends one signed request over the control socket
+(:mod:`jupyter_client.supervisor.control`) and prints the answer. Clients import neither trio
+nor zmq on their path, so ``status --json`` costs a Python start-up plus a round trip.
+
+Exit codes: 0 ok; 1 the request failed or was refused (unknown id or kernelspec, a second
+``serve``, a corrupt state file, ...); 2 usage error; 3 no supervisor is running; 4
+authentication failed (wrong key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from jupyter_client.supervisor.control import AuthError, NotRunning, RequestFailed, call
+from jupyter_client.supervisor.state import CorruptState, Paths, load_key, load_state
+from jupyter_client.supervisor.status import format_table, orphan_rows
+
+__all__ = ["main"]
+
+EXIT_ERROR, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_AUTH = 1, 2, 3, 4
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _paths(args: argparse.Namespace) -> Paths:
+    return Paths.default(args.runtime_dir)
+
+
+def request(args: argparse.Namespace, op: str, **params: Any) -> Any:
+    """One control request; maps failures to :class:`CliError` with the right exit code."""
+    paths = _paths(args)
+    if not os.path.exists(paths.socket):
+        raise CliError(f"no supervisor is running (no control socket in {paths.runtime_dir})",
+                       EXIT_NOT_RUNNING)  # fmt: skip
+    try:
+        key = load_key(args.key_file or paths.key)
+    except FileNotFoundError:
+        raise CliError(f"no supervisor is running: stale control socket {paths.socket} and no "
+                       "key file", EXIT_NOT_RUNNING) from None  # fmt: skip
+    except PermissionError as exc:
+        raise CliError(f"cannot use the key file: {exc}", EXIT_AUTH) from None
+    try:
+        return call(paths.socket, key, op, params, timeout=args.timeout)
+    except NotRunning as exc:
+        raise CliError(str(exc), EXIT_NOT_RUNNING) from None
+    except AuthError as exc:
+        raise CliError(f"authentication failed: {exc}", EXIT_AUTH) from None
+    except RequestFailed as exc:
+        raise CliError(str(exc), EXIT_ERROR) from None
+    except OSError as exc:
+        raise CliError(f"cannot talk to the supervisor: {exc}", EXIT_ERROR) from None
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    paths = _paths(args)
+    os.makedirs(paths.runtime_dir, mode=0o700, exist_ok=True)
+    if args.daemon:
+        return _daemonize(args, paths)
+    import trio
+
+    from jupyter_client.supervisor.service import AlreadyRunning, Service, acquire_lock
+
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    try:
+        lock = acquire_lock(paths)
+    except AlreadyRunning as exc:
+        raise CliError(str(exc)) from None
+    clean = False
+    try:
+        try:
+            saved = load_state(paths)
+        except CorruptState as exc:
+            raise CliError(f"{exc}\nrefusing to start; the file is left untouched (fix or "
+                           "remove it)") from None  # fmt: skip
+        if os.path.lexists(paths.socket):
+            logging.warning("removing stale control socket %s (its supervisor is gone)",
+                            paths.socket)  # fmt: skip
+            os.unlink(paths.socket)
+        svc = Service(paths, saved, heartbeat=args.heartbeat, hung_after=args.hung_after,
+                      shutdown_wait=args.shutdown_wait, cwd=os.getcwd())  # fmt: skip
+
+        def ready() -> None:
+            print(f"jupyter-supervisor: serving on {paths.socket} (pid {os.getpid()}, "
+                  f"{len(svc.kernels)} kernel(s) re-adopted)", flush=True)  # fmt: skip
+
+        trio.run(lambda: svc.run(on_ready=ready))
+        clean = True
+    finally:
+        if clean:
+            svc.cleanup_files()
+        else:
+            for path in (paths.socket, paths.key):
+                if os.path.lexists(path):
+                    os.unlink(path)
+        os.unlink(paths.lock)
+        os.close(lock)
+    print("jupyter-supervisor: stopped", flush=True)
+    return 0
+
+
+def _daemonize(args: argparse.Namespace, paths: Paths) -> int:
+    argv = [sys.executable, "-m", "jupyter_client.supervisor.cli", "--runtime-dir",
+            paths.runtime_dir, "serve", "--heartbeat", str(args.heartbeat), "--hung-after",
+            str(args.hung_after), "--shutdown-wait", str(args.shutdown_wait),
+            "--log-level", args.log_level]  # fmt: skip
+    with open(paths.log, "ab") as logf:
+        os.fchmod(logf.fileno(), 0o600)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise CliError(f"the supervisor exited with code {proc.returncode}; see {paths.log}")
+        try:
+            request(args, "ping")
+        except CliError:
+            time.sleep(0.05)
+            continue
+        print(f"jupyter-supervisor: serving in the background (pid {proc.pid}, log {paths.log})")
+        return 0
+    raise CliError(f"the supervisor did not come up within 30 s; see {paths.log}")
+
+
+# -- clients -----------------------------------------------------------------------------------
+
+
+def _policy(text: str) -> int:
+    """``never`` → 0 restarts; ``on-failure`` → 5; ``on-failure:N`` → N."""
+    if text == "never":
+        return 0
+    if text == "on-failure":
+        return 5
+    if text.startswith("on-failure:") and text[11:].isdigit():
+        return int(text[11:])
+    raise argparse.ArgumentTypeError(f"bad restart policy {text!r} (never, on-failure, "
+                                     "on-failure:N)")  # fmt: skip
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    res = request(args, "start", name=args.name, id=args.id, restart_limit=args.restart_policy,
+                  stable_start_time=args.stable_start_time)  # fmt: skip
+    print(res["id"])
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    if not args.all and not args.id:
+        raise CliError("stop: give a kernel ID or --all", EXIT_USAGE)
+    res = request(args, "stop", id=args.id, all=args.all, now=args.now)
+    for kid in res["stopped"]:
+        print(f"stopped {kid}")
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    res = request(args, "restart", id=args.id, now=args.now)
+    print(f"restarted {res['id']} (pid {res['pid']})")
+    return 0
+
+
+def cmd_interrupt(args: argparse.Namespace) -> int:
+    res = request(args, "interrupt", id=args.id)
+    print(f"interrupted {res['id']}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = request(args, "list")
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print(f"{r['id']}\t{r['name']}\t{r['state']}\t{r['pid'] or '-'}")
+    return 0
+
+
+def cmd_connect_info(args: argparse.Namespace) -> int:
+    res = request(args, "connect-info", id=args.id)
+    print(json.dumps(res["info"], indent=2) if args.json else res["connection_file"])
+    return 0
+
+
+def _describe(ev: dict[str, Any]) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev["at"]))
+    parts = [when, f"{ev['kind']:<11}"]
+    if ev.get("pid"):
+        parts.append(f"pid={ev['pid']}")
+    if ev.get("signal"):
+        parts.append(f"signal={ev['signal']}")
+    elif ev.get("exit_code") is not None:
+        parts.append(f"exit_code={ev['exit_code']}")
+    parts.append(f"restarts={ev.get('restarts', 0)}")
+    if ev.get("detail"):
+        parts.append(str(ev["detail"]))
+    return "  ".join(parts)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    res = request(args, "logs", id=args.id, lines=args.lines)
+    if args.json:
+        print(json.dumps(res["events"]))
+    else:
+        for ev in res["events"]:
+            print(_describe(ev))
+    return 0
+
+
+def _orphans(args: argparse.Namespace, message: str) -> int:
+    """``status`` without a supervisor: say so, list what the state file knows."""
+    paths = _paths(args)
+    print(f"jupyter-supervisor: {message}", file=sys.stderr)
+    try:
+        saved = load_state(paths)
+    except CorruptState as exc:
+        print(f"jupyter-supervisor: {exc}", file=sys.stderr)
+        saved = None
+    rows = orphan_rows(list(saved.kernels.values())) if saved else []
+    if args.json:
+        print(json.dumps(rows))
+    elif rows:
+        print("kernels left by a previous supervisor (orphan = still running; `serve` "
+              "re-adopts them):")  # fmt: skip
+        print(format_table(rows))
+    return EXIT_NOT_RUNNING
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    try:
+        rows = request(args, "status")
+    except CliError as exc:
+        if exc.code == EXIT_NOT_RUNNING:
+            return _orphans(args, str(exc))
+        raise
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not args.watch:
+        print(format_table(rows) if rows else "no kernels")
+        return 0
+    try:
+        while True:
+            table = format_table(rows) if rows else "no kernels"
+            stamp = time.strftime("%H:%M:%S")
+            sys.stdout.write(f"\x1b[H\x1b[2Jjupyter-supervisor status  {stamp}  "
+                             f"({len(rows)} kernels; Ctrl-C to quit)\n\n{table}\n")  # fmt: skip
+            sys.stdout.flush()
+            time.sleep(args.interval)
+            try:
+                rows = request(args, "status")
+            except CliError as exc:
+                if exc.code == EXIT_NOT_RUNNING:
+                    print(f"\njupyter-supervisor: {exc}", file=sys.stderr)
+                    return EXIT_NOT_RUNNING
+                raise
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_shutdown(args: argparse.Namespace) -> int:
+    res = request(args, "shutdown")
+    paths = _paths(args)
+    deadline = time.monotonic() + args.timeout
+    while os.path.lexists(paths.lock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print(f"supervisor {res['pid']} stopped")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="jupyter-supervisor", description="Supervise Jupyter kernels (see docs/cli.md)."
+    )
+    p.add_argument(
+        "--runtime-dir",
+        default=None,
+        help="runtime dir (default: JUPYTER_RUNTIME_DIR or the Jupyter default)",
+    )
+    p.add_argument("--key-file", default=None, help="control key (default: in the runtime dir)")
+    p.add_argument("--timeout", type=float, default=120.0, help="request timeout, seconds")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run the supervisor (foreground unless --daemon)")
+    s.add_argument("--daemon", action="store_true", help="detach; return once it is serving")
+    s.add_argument("--heartbeat", type=float, default=3.0, help="heartbeat period, seconds")
+    s.add_argument("--hung-after", type=int, default=3, help="missed beats that mean hung")
+    s.add_argument(
+        "--shutdown-wait",
+        type=float,
+        default=5.0,
+        help="request→SIGTERM→SIGKILL budget per kernel, seconds",
+    )
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("start", help="start a kernel; prints its id")
+    s.add_argument("name", help="kernelspec name")
+    s.add_argument("--id", default=None, help="kernel id (default: a new uuid)")
+    s.add_argument(
+        "--restart-policy",
+        type=_policy,
+        default=5,
+        metavar="POLICY",
+        help="never | on-failure | on-failure:N (default on-failure = 5 restarts)",
+    )
+    s.add_argument(
+        "--stable-start-time",
+        type=float,
+        default=10.0,
+        help="seconds alive after which the restart count resets",
+    )
+    s.set_defaults(fn=cmd_start)
+
+    s = sub.add_parser("stop", help="stop a kernel (or --all)")
+    s.add_argument("id", nargs="?")
+    s.add_argument("--all", action="store_true")
+    s.add_argument("--now", action="store_true", help="SIGKILL at once")
+    s.set_defaults(fn=cmd_stop)
+
+    s = sub.add_parser("restart", help="restart a kernel")
+    s.add_argument("id")
+    s.add_argument("--now", action="store_true")
+    s.set_defaults(fn=cmd_restart)
+
+    s = sub.add_parser("interrupt", help="interrupt a kernel")
+    s.add_argument("id")
+    s.set_defaults(fn=cmd_interrupt)
+
+    s = sub.add_parser("list", help="list kernels: id, kernelspec, state, pid")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_list)
+
+    s = sub.add_parser("connect-info", help="print a kernel's connection file path")
+    s.add_argument("id")
+    s.add_argument("--json", action="store_true", help="print the connection info instead")
+    s.set_defaults(fn=cmd_connect_info)
+
+    s = sub.add_parser("logs", help="recent lifecycle events of a kernel")
+    s.add_argument("id")
+    s.add_argument("-n", "--lines", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_logs)
+
+    s = sub.add_parser("status", help="one row per kernel with resources")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--watch", action="store_true", help="refresh in place like top")
+    s.add_argument("--interval", type=float, default=2.0)
+    s.set_defaults(fn=cmd_status)
+
+    s = sub.add_parser("shutdown", help="stop every kernel and the supervisor")
+    s.set_defaults(fn=cmd_shutdown)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except CliError as exc:
+        print(f"jupyter-supervisor: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Kernelspec lookup and the ``prepare(newports)`` the supervisor gives each KernelActor.
+
+The façade's KernelSpecManager is a traitlets class and the supervisor must not import it, so
+this resolves names with the protocol layer's plain functions over the same search path
+(``jupyter_path("kernels")``: ``JUPYTER_PATH``, user, ``sys.prefix``, system).
+
+Launches are ``independent``: no parent-death signal and no ``JPY_PARENT_PID``, because a
+SIGKILLed supervisor must leave its kernels running for the next ``serve`` to adopt. The
+kernel's stdout/stderr go to ``kernel-<id>.log`` in the runtime dir, not to the supervisor's
+pipes, so a kernel never gets EPIPE when the supervisor is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_client.protocol.connection import (
+    dumps_connection,
+    read_connection_file,
+    secure_write,
+)
+from jupyter_client.protocol.kernelspec import find_spec_dir, load_kernel_json
+from jupyter_client.protocol.paths import jupyter_path
+from jupyter_client.protocol.ports import default_allocator
+from jupyter_client.supervisor.kernel import LaunchSpec
+
+__all__ = ["KernelLauncher", "ResolvedSpec", "UnknownKernelSpec", "resolve_spec"]
+
+PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+class UnknownKernelSpec(LookupError):
+    pass
+
+
+@dataclass
+class ResolvedSpec:
+    name: str
+    resource_dir: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    interrupt_mode: str = "signal"
+
+
+def resolve_spec(name: str) -> ResolvedSpec:
+    """Find kernelspec ``name`` or raise :class:`UnknownKernelSpec` (listing what exists)."""
+    dirs = jupyter_path("kernels")
+    found = find_spec_dir(dirs, name)
+    if found is None:
+        names: set[str] = set()
+        for d in dirs:
+            try:
+                names.update(e.lower() for e in os.listdir(d) if not e.startswith("."))
+            except OSError:
+                continue
+        have = ", ".join(sorted(names)) or "none"
+        raise UnknownKernelSpec(f"no kernelspec named {name!r} (available: {have})")
+    model = load_kernel_json(found)
+    if not model.argv:
+        raise UnknownKernelSpec(f"kernelspec {name!r} at {found} has an empty argv")
+    return ResolvedSpec(name, found, list(model.argv), dict(model.env), model.interrupt_mode)
+
+
+class KernelLauncher:
+    """Connection file + argv for one supervised kernel; ``prepare`` is its KernelActor's
+    ``prepare(newports)``. Ports are picked once and kept across restarts unless the
+    restart policy (or an adoption restart) asks for new ones."""
+
+    def __init__(
+        self, kernel_id: str, spec: ResolvedSpec, connection_file: str, log_file: str,
+        *, cwd: str | None = None, ip: str = "127.0.0.1",
+    ) -> None:  # fmt: skip
+        self.kernel_id = kernel_id
+        self.spec = spec
+        self.connection_file = connection_file
+        self.log_file = log_file
+        self.cwd = cwd
+        self.ip = ip
+        self.info: dict[str, Any] | None = None
+        #: Set by the service to make the next prepare pick fresh ports.
+        self.force_newports = False
+
+    def load_existing(self) -> None:
+        """Reuse the ports and key of an adopted kernel's connection file."""
+        try:
+            self.info = read_connection_file(self.connection_file)
+        except (OSError, ValueError):
+            self.info = None
+
+    def _write(self, newports: bool) -> dict[str, Any]:
+        if self.info is None or newports or self.force_newports:
+            self.force_newports = False
+            ports = default_allocator().allocate(self.ip, len(PORT_NAMES))
+            info: dict[str, Any] = dict(zip(PORT_NAMES, ports, strict=True))
+            info.update(ip=self.ip, key=uuid.uuid4().hex, transport="tcp",
+                        signature_scheme="hmac-sha256", kernel_name=self.spec.name)  # fmt: skip
+            secure_write(self.connection_file, dumps_connection(info))
+            self.info = info
+        elif not os.path.exists(self.connection_file):
+            secure_write(self.connection_file, dumps_connection(self.info))
+        return self.info
+
+    def argv(self) -> list[str]:
+        subs = {"connection_file": self.connection_file, "resource_dir": self.spec.resource_dir}
+        out = []
+        for arg in self.spec.argv:
+            for k, v in subs.items():
+                arg = arg.replace("{" + k + "}", v)
+            out.append(arg)
+        return out
+
+    async def prepare(self, newports: bool) -> LaunchSpec:
+        info = self._write(newports)
+        env = dict(os.environ)
+        env.pop("JPY_PARENT_PID", None)
+        for k, v in self.spec.env.items():
+            env[k] = v.replace("{resource_dir}", self.spec.resource_dir)
+        env["JPY_SESSION_NAME"] = self.kernel_id
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # Popen dups the fd into the child; ours is closed by the service once the spawn has
+        # happened (see KernelService), so pass it as a raw int we own.
+        self.pending_log_fd = fd
+        return LaunchSpec(
+            argv=self.argv(),
+            connection_info=dict(info),
+            env=env,
+            cwd=self.cwd,
+            independent=True,
+            popen_kwargs={"stdin": subprocess.DEVNULL, "stdout": fd, "stderr": subprocess.STDOUT},
+        )
+
+    pending_log_fd: int | None = None
+
+    def close_pending(self) -> None:
+        fd, self.pending_log_fd = self.pending_log_fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass

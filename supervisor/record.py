@@ -1,0 +1,129 @@
+"""One supervised kernel as the service sees it: a KernelActor *or* an adopted process.
+
+A kernel id outlives its processes and even its supervisor: the same id goes from an
+adopted process (after a supervisor crash) to a KernelActor (when that process dies and the
+policy restarts it), keeping its restart count, its restart policy and its event log. This
+class is that continuity; :mod:`jupyter_client.supervisor.service` drives it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+from jupyter_client.actors.process import ExitInfo
+from jupyter_client.supervisor.adopted import AdoptedKernel
+from jupyter_client.supervisor.kernel import KernelActor, KernelState
+from jupyter_client.supervisor.launching import KernelLauncher
+from jupyter_client.supervisor.policy import RestartPolicy
+from jupyter_client.supervisor.state import KernelRecord, create_time_of
+from jupyter_client.supervisor.status import IOPubWatch
+
+__all__ = ["Supervised"]
+
+#: Events kept per kernel (and persisted: ``logs ID`` works across a supervisor crash).
+MAX_EVENTS = 100
+PERSISTED_EVENTS = 30
+
+
+class Supervised:
+    def __init__(
+        self, record: KernelRecord, launcher: KernelLauncher, policy: RestartPolicy,
+        iopub: IOPubWatch,
+    ) -> None:  # fmt: skip
+        self.record = record
+        self.launcher = launcher
+        self.policy = policy
+        self.iopub = iopub
+        self.actor: KernelActor | None = None
+        self.adopted: AdoptedKernel | None = None
+        #: Restarts done before the current actor existed (previous supervisors, adoption).
+        self.restarts_base = record.restarts
+        self.events: deque[dict[str, Any]] = deque(record.events, maxlen=MAX_EVENTS)
+        self.gave_up = False
+        self.restarting = False
+        self.stopping = False
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def restarts(self) -> int:
+        return self.restarts_base + (self.actor.restarts if self.actor is not None else 0)
+
+    @property
+    def pid(self) -> int | None:
+        if self.actor is not None:
+            return self.actor.pid if self.actor.is_alive() else None
+        if self.adopted is not None and not self.adopted.exited.is_set():
+            return self.adopted.pid
+        return None
+
+    def beating(self) -> bool:
+        if self.actor is not None:
+            return self.actor.is_beating()
+        hb = self.adopted._hb if self.adopted is not None else None
+        return hb is not None and hb.is_beating()
+
+    def state(self) -> str:
+        """starting / idle / busy / restarting / dead / stopped (see docs/cli.md)."""
+        if self.stopping:
+            return "stopping"
+        if self.gave_up:
+            return "dead"
+        if self.restarting:
+            return "restarting"
+        if self.actor is not None:
+            ks = self.actor.kernel_state.value
+            if ks is not KernelState.RUNNING:
+                return ks.value
+        elif self.adopted is None or self.adopted.exited.is_set():
+            return "restarting" if self.adopted is not None else "stopped"
+        execution = self.iopub.execution_state
+        if execution in ("busy", "idle"):
+            return execution
+        return "idle" if self.beating() else "starting"
+
+    def add_event(
+        self, kind: str, *, pid: int | None = None, exit: ExitInfo | None = None,
+        detail: str = "", at: float | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        ev: dict[str, Any] = {"kind": kind, "at": at or time.time(), "pid": pid,
+                              "detail": detail, "restarts": self.restarts}  # fmt: skip
+        if exit is not None:
+            ev["exit_code"] = exit.returncode
+            ev["signal"] = exit.signal
+        self.events.append(ev)
+        return ev
+
+    def note_started(self, pid: int | None) -> None:
+        rec = self.record
+        rec.pid = pid
+        rec.create_time = create_time_of(pid) if pid else None
+        rec.started_at = time.time()
+
+    def snapshot(self) -> KernelRecord:
+        """The record to persist, brought up to date."""
+        rec = self.record
+        rec.restarts = self.restarts
+        rec.state = self.state()
+        rec.events = list(self.events)[-PERSISTED_EVENTS:]
+        return rec
+
+    def row(self, cpu: float | None, rss: int | None) -> dict[str, Any]:
+        rec = self.record
+        pid = self.pid
+        return {
+            "id": rec.id,
+            "name": rec.name,
+            "state": self.state(),
+            "pid": pid,
+            "restarts": self.restarts,
+            "uptime_s": round(time.time() - rec.started_at, 1) if pid else None,
+            "cpu_percent": cpu if pid else None,
+            "rss_bytes": rss if pid else None,
+            "last_activity": self.iopub.last_activity,
+            "connection_file": rec.connection_file,
+        }

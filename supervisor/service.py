@@ -1,0 +1,419 @@
+"""The ``serve`` loop: a KernelHost of KernelActors behind a signed control socket.
+
+Shape of one run (docs/cli.md has the user's view)::
+
+    lock file (flock)  →  load state  →  fresh key  →  trio.run:
+        KernelHost ─ KernelActor per started kernel (independent launches)
+        nursery    ─ AdoptedKernel per survivor of a previous supervisor
+                   ─ IOPubWatch per kernel (execution state, last activity)
+                   ─ control server (supervisor/control.py)
+                   ─ SIGTERM/SIGINT receiver
+        on stop: refuse new requests, shut every kernel down concurrently, remove files
+
+Why ``flock`` for "one supervisor per runtime dir": the kernel drops the lock when the
+process dies however it dies, so a SIGKILLed supervisor never blocks the next one, and a
+control socket left behind is known to be stale (and is replaced) exactly when the lock is
+free. The state file is rewritten (atomically, see state.py) on every change of the kernel
+table, synchronously, so nothing a command did can be lost by a crash after it returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import signal
+import time
+import uuid
+from typing import Any
+
+import trio
+
+from jupyter_client.protocol.connection import read_connection_file
+from jupyter_client.supervisor.adopted import AdoptedKernel
+from jupyter_client.supervisor.control import RequestFailed, bind_control_socket, serve_control
+from jupyter_client.supervisor.host import KernelHost
+from jupyter_client.supervisor.kernel import KernelActor, KernelEvent, KernelStartError
+from jupyter_client.supervisor.launching import (
+    KernelLauncher,
+    ResolvedSpec,
+    UnknownKernelSpec,
+    resolve_spec,
+)
+from jupyter_client.supervisor.policy import RestartPolicy
+from jupyter_client.supervisor.record import Supervised
+from jupyter_client.supervisor.state import (
+    KernelRecord,
+    Paths,
+    SupervisorState,
+    create_time_of,
+    load_state,
+    same_process,
+    write_key,
+    write_state,
+)
+from jupyter_client.supervisor.status import IOPubWatch, ResourceSampler
+
+__all__ = ["AlreadyRunning", "Service", "acquire_lock"]
+
+log = logging.getLogger("jupyter_client.supervisor.service")
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def acquire_lock(paths: Paths) -> int:
+    """Take the runtime dir's supervisor lock (an fd to keep open) or raise AlreadyRunning."""
+    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.read(fd, 64).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise AlreadyRunning(f"a supervisor is already running for {paths.runtime_dir} "
+                             f"(pid {other})") from None  # fmt: skip
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+class Service:
+    """One supervisor run; see the module docstring. ``run`` is the whole trio program."""
+
+    def __init__(
+        self, paths: Paths, saved: SupervisorState | None, *, heartbeat: float = 3.0,
+        hung_after: int = 3, shutdown_wait: float = 5.0, cwd: str | None = None,
+    ) -> None:  # fmt: skip
+        self.paths = paths
+        self.saved = saved
+        self.heartbeat = heartbeat
+        self.hung_after = hung_after
+        self.shutdown_wait = shutdown_wait
+        self.cwd = cwd
+        self.kernels: dict[str, Supervised] = {}
+        self.sampler = ResourceSampler()
+        self.closing = False
+        self._stop = trio.Event()
+        self._host: KernelHost | None = None
+        self._nursery: trio.Nursery | None = None
+        self.key = b""
+        self.me = SupervisorState(os.getpid(), create_time_of(os.getpid()) or 0.0)
+
+    # -- the run -----------------------------------------------------------------------------
+    async def run(self, *, on_ready: Any = None) -> None:
+        self.key = write_key(self.paths)
+        async with KernelHost() as host, trio.open_nursery() as nursery:
+            self._host, self._nursery = host, nursery
+            nursery.start_soon(self._signals)
+            await self._adopt_all()
+            sock = await bind_control_socket(self.paths.socket)
+            await nursery.start(serve_control, sock, self.key, self.handle)
+            self.persist()
+            if on_ready is not None:
+                on_ready()
+            await self._stop.wait()
+            self.closing = True
+            log.info("stopping: shutting %d kernel(s) down", len(self.kernels))
+            await self._stop_kernels(list(self.kernels), now=False)
+            nursery.cancel_scope.cancel()
+
+    def cleanup_files(self) -> None:
+        """After a clean stop nothing is left in the runtime dir."""
+        for path in (self.paths.socket, self.paths.key, self.paths.state):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def _signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                log.info("got %s", signal.Signals(signum).name)
+                if self._stop.is_set() and self._host is not None:
+                    self._host.shutdown_now = True  # a second signal: no more politeness
+                self._stop.set()
+
+    # -- state -------------------------------------------------------------------------------
+    def persist(self) -> None:
+        self.me.kernels = {kid: k.snapshot() for kid, k in self.kernels.items()}
+        try:
+            write_state(self.paths, self.me)
+        except OSError as exc:
+            log.error("cannot write the state file: %s", exc)
+
+    # -- kernels -----------------------------------------------------------------------------
+    def _new(self, rec: KernelRecord, spec: ResolvedSpec) -> Supervised:
+        assert self._host is not None
+        launcher = KernelLauncher(rec.id, spec, rec.connection_file,
+                                  self.paths.kernel_log(rec.id), cwd=self.cwd)  # fmt: skip
+        policy = RestartPolicy(restart_limit=rec.restart_limit,
+                               stable_start_time=rec.stable_start_time)  # fmt: skip
+        k = Supervised(rec, launcher, policy, IOPubWatch(self._host.ctx, rec.id))
+        self.kernels[rec.id] = k
+        return k
+
+    async def _launch_actor(self, k: Supervised) -> None:
+        """A fresh KernelActor for ``k``, started; on failure it is gone from the host."""
+        host = self._host
+        assert host is not None
+        actor = KernelActor(
+            k.id, k.launcher.prepare, policy=k.policy,
+            interrupt_mode="message" if k.record.interrupt_mode == "message" else "signal",
+            shutdown_wait_time=self.shutdown_wait, heartbeat=self.heartbeat,
+            hung_after=self.hung_after, on_event=lambda ev: self._on_event(k, ev), ctx=host.ctx,
+        )  # fmt: skip
+        if k.actor is not None:  # an earlier actor (a failed start): its restarts count on
+            k.restarts_base += k.actor.restarts
+            if k.id in host:
+                await host.remove(k.id, now=True)
+        k.actor = actor
+        await host.add(actor)
+        try:
+            await actor.start()
+        except KernelStartError:
+            k.launcher.close_pending()
+            with trio.CancelScope(shield=True):
+                await host.remove(k.id, now=True)
+            raise
+
+    def _on_event(self, k: Supervised, ev: KernelEvent) -> None:
+        if k.actor is None:
+            return
+        if ev.kind == "started":
+            k.launcher.close_pending()
+            k.note_started(ev.pid)
+            if self._nursery is not None and k.actor.connection_info is not None:
+                k.iopub.watch(self._nursery, k.actor.connection_info)
+        elif ev.kind == "start_failed":
+            k.launcher.close_pending()
+        k.add_event(ev.kind, pid=ev.pid, exit=ev.exit, detail=ev.detail, at=ev.at)
+        if ev.kind in ("started", "died", "dead", "restarted", "stopped", "start_failed"):
+            self.persist()
+
+    async def _adopt_all(self) -> None:
+        saved = self.saved
+        if saved is None:
+            return
+        for rec in saved.kernels.values():
+            if same_process(rec.pid, rec.create_time):
+                await self._adopt(rec)
+            else:
+                log.info("kernel %s (pid %s) is gone; forgetting it", rec.id, rec.pid)
+                self._remove_files(rec.id, rec.connection_file)
+
+    async def _adopt(self, rec: KernelRecord) -> None:
+        assert self._host is not None and self._nursery is not None and rec.pid is not None
+        try:
+            spec = resolve_spec(rec.name)
+        except (UnknownKernelSpec, OSError, ValueError) as exc:
+            log.warning("kernel %s: kernelspec %r unavailable (%s): no restarts", rec.id,
+                        rec.name, exc)  # fmt: skip
+            spec = ResolvedSpec(rec.name, "", [])
+        k = self._new(rec, spec)
+        k.launcher.load_existing()
+        info = k.launcher.info
+        if info is None:
+            try:
+                info = read_connection_file(rec.connection_file)
+            except (OSError, ValueError):
+                info = {}
+        if time.time() - rec.started_at >= rec.stable_start_time:
+            k.policy.initial_startup = False
+        k.policy.on_alive(trio.current_time())
+        assert rec.create_time is not None
+        adopted = AdoptedKernel(
+            rec.id, rec.pid, rec.create_time, info, self._host.ctx,
+            heartbeat=self.heartbeat if "hb_port" in info else None, hung_after=self.hung_after,
+            on_death=lambda a: self._adopted_died(k, a),
+            on_hung=lambda a: self._note(k, "hung", a.pid, "heartbeats missed"),
+        )  # fmt: skip
+        k.adopted = adopted
+        await self._nursery.start(adopted.run)
+        if info:
+            k.iopub.watch(self._nursery, info)
+        k.add_event("adopted", pid=rec.pid, detail=f"re-adopted by supervisor {os.getpid()}")
+        log.info("kernel %s (pid %d) re-adopted", rec.id, rec.pid)
+
+    def _note(self, k: Supervised, kind: str, pid: int | None, detail: str) -> None:
+        k.add_event(kind, pid=pid, detail=detail)
+
+    def _adopted_died(self, k: Supervised, a: AdoptedKernel) -> None:
+        if self._nursery is None or self.closing:
+            return
+        detail = ("hung; " if a.hung else "") + "exit status unknown (not our child)"
+        k.add_event("died", pid=a.pid, detail=detail)
+        k.restarting = True
+        self.persist()
+        self._nursery.start_soon(self._restart_after_death, k, a)
+
+    async def _restart_after_death(self, k: Supervised, a: AdoptedKernel) -> None:
+        """The policy applied to a death KernelActor did not see (an adopted process)."""
+        if k.adopted is a:
+            k.adopted = None
+        now = trio.current_time()
+        k.policy.on_alive(now)
+        try:
+            while not self.closing and not k.stopping:
+                decision = k.policy.on_death(now)
+                if not decision.restart:
+                    k.gave_up = True
+                    k.add_event("dead", detail=f"gave up after {decision.count - 1} restarts")
+                    return
+                k.add_event("restart", detail=f"restart {decision.count} of "
+                            f"{k.policy.restart_limit}, newports={decision.newports}")  # fmt: skip
+                k.restarts_base += 1
+                k.launcher.force_newports = decision.newports
+                try:
+                    await self._launch_actor(k)
+                except KernelStartError as exc:
+                    log.warning("kernel %s: restart failed: %s", k.id, exc)
+                    now = trio.current_time()
+                    continue
+                k.add_event("restarted", pid=k.pid)
+                return
+        finally:
+            k.restarting = False
+            self.persist()
+
+    async def _stop_one(self, k: Supervised, now: bool) -> None:
+        k.stopping = True
+        try:
+            if k.actor is not None and self._host is not None and k.id in self._host:
+                await self._host.remove(k.id, now=now)
+            if k.adopted is not None:
+                step = await k.adopted.shutdown(now=now, wait=self.shutdown_wait)
+                k.add_event("stopped", pid=k.adopted.pid, detail=step)
+        finally:
+            k.iopub.stop()
+            self.kernels.pop(k.id, None)
+            self._remove_files(k.id, k.record.connection_file)
+
+    async def _stop_kernels(self, ids: list[str], now: bool) -> None:
+        async with trio.open_nursery() as nursery:
+            for kid in ids:
+                k = self.kernels.get(kid)
+                if k is not None:
+                    nursery.start_soon(self._stop_one, k, now)
+        self.persist()
+
+    def _remove_files(self, kid: str, connection_file: str) -> None:
+        for path in (connection_file, self.paths.kernel_log(kid)):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    # -- control requests --------------------------------------------------------------------
+    def _get(self, args: dict[str, Any]) -> Supervised:
+        kid = str(args.get("id", ""))
+        k = self.kernels.get(kid)
+        if k is None:
+            matches = [key for key in self.kernels if kid and key.startswith(kid)]
+            if len(matches) != 1:
+                raise RequestFailed(f"unknown kernel id: {kid!r}", "unknown_id")
+            k = self.kernels[matches[0]]
+        return k
+
+    async def handle(self, op: str, args: dict[str, Any]) -> Any:
+        if self.closing and op not in ("ping", "status", "list"):
+            raise RequestFailed("the supervisor is shutting down", "closing")
+        fn = getattr(self, f"op_{op.replace('-', '_')}", None)
+        if fn is None:
+            raise RequestFailed(f"unknown request {op!r}", "bad_request")
+        return await fn(args)
+
+    async def op_ping(self, args: dict[str, Any]) -> Any:
+        return {"pid": os.getpid(), "kernels": len(self.kernels)}
+
+    async def op_start(self, args: dict[str, Any]) -> Any:
+        name = str(args.get("name", ""))
+        kid = str(args.get("id") or uuid.uuid4())
+        if not _ID.match(kid):
+            raise RequestFailed(f"invalid kernel id {kid!r} (letters, digits, . _ -)", "bad_id")
+        if kid in self.kernels:
+            raise RequestFailed(f"kernel id {kid!r} is already in use", "exists")
+        try:
+            spec = resolve_spec(name)
+        except (UnknownKernelSpec, OSError, ValueError) as exc:
+            raise RequestFailed(str(exc), "unknown_name") from None
+        limit = int(args.get("restart_limit", 5))
+        rec = KernelRecord(
+            kid, spec.name, self.paths.connection_file(kid), restart_limit=limit,
+            stable_start_time=float(args.get("stable_start_time", 10.0)),
+            interrupt_mode=spec.interrupt_mode, created_at=time.time(),
+        )  # fmt: skip
+        k = self._new(rec, spec)
+        try:
+            await self._launch_actor(k)
+        except KernelStartError as exc:
+            self.kernels.pop(kid, None)
+            self._remove_files(kid, rec.connection_file)
+            raise RequestFailed(f"kernel {kid} failed to start: {exc.__cause__ or exc}",
+                                "start_failed") from None  # fmt: skip
+        finally:
+            self.persist()
+        return {"id": kid, "pid": k.pid, "connection_file": rec.connection_file}
+
+    async def op_stop(self, args: dict[str, Any]) -> Any:
+        ids = list(self.kernels) if args.get("all") else [self._get(args).id]
+        await self._stop_kernels(ids, now=bool(args.get("now")))
+        return {"stopped": ids}
+
+    async def op_restart(self, args: dict[str, Any]) -> Any:
+        k = self._get(args)
+        k.gave_up = False
+        if k.adopted is not None:
+            a, k.adopted = k.adopted, None
+            step = await a.shutdown(now=bool(args.get("now")), wait=self.shutdown_wait)
+            k.add_event("stopped", pid=a.pid, detail=step)
+            await self._launch_actor(k)
+        elif k.actor is not None:
+            await k.actor.restart(now=bool(args.get("now")))
+        else:
+            await self._launch_actor(k)
+        self.persist()
+        return {"id": k.id, "pid": k.pid}
+
+    async def op_interrupt(self, args: dict[str, Any]) -> Any:
+        k = self._get(args)
+        try:
+            if k.actor is not None:
+                await k.actor.interrupt()
+            elif k.adopted is not None:
+                k.adopted.interrupt(k.record.interrupt_mode)
+        except RuntimeError as exc:
+            raise RequestFailed(str(exc), "not_running") from None
+        k.add_event("interrupted", pid=k.pid)
+        return {"id": k.id}
+
+    async def op_list(self, args: dict[str, Any]) -> Any:
+        return [{"id": k.id, "name": k.record.name, "state": k.state(), "pid": k.pid}
+                for k in self.kernels.values()]  # fmt: skip
+
+    async def op_status(self, args: dict[str, Any]) -> Any:
+        ks = list(self.kernels.values())
+        usage = self.sampler.sample({k.id: k.pid for k in ks})
+        return [k.row(*usage.get(k.id, (0.0, 0))) for k in ks]
+
+    async def op_logs(self, args: dict[str, Any]) -> Any:
+        k = self._get(args)
+        n = int(args.get("lines", 50))
+        return {"id": k.id, "events": list(k.events)[-n:], "log_file": k.launcher.log_file}
+
+    async def op_connect_info(self, args: dict[str, Any]) -> Any:
+        k = self._get(args)
+        return {"id": k.id, "connection_file": k.record.connection_file,
+                "info": k.launcher.info}  # fmt: skip
+
+    async def op_shutdown(self, args: dict[str, Any]) -> Any:
+        self._stop.set()
+        return {"pid": os.getpid()}
+
+
+def load_saved(paths: Paths) -> SupervisorState | None:
+    """The previous run's state (CorruptState propagates: the caller refuses to start)."""
+    return load_state(paths)

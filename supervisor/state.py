@@ -1,0 +1,228 @@
+"""The supervisor's files in the Jupyter runtime dir, and its crash-safe state file.
+
+Why a state file at all: the supervisor starts kernels *independent* (no parent-death
+signal), so they outlive a supervisor that is SIGKILLed. The next ``serve`` can only adopt
+them if it knows what they were, so every change of the kernel table (start, restart, stop,
+death) is written to ``jupyter-supervisor-state.json`` before the command that caused it
+returns.
+
+Why atomic: a SIGKILL can land in the middle of a write. The file is written to a temporary
+name in the same directory, ``fsync``-ed, then ``rename``-d over the old one, so a reader sees
+either the old table or the new one, never half of each.
+
+Why ``create_time``: pids are reused. A pid in the state file is only "the same kernel" if
+the process with that pid was created at the recorded time (psutil's ``create_time``, to
+the 10 ms the kernel reports), so a re-adopting supervisor never signals a stranger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import stat
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psutil
+
+from jupyter_client.protocol.paths import jupyter_runtime_dir
+
+__all__ = [
+    "CorruptState",
+    "KernelRecord",
+    "Paths",
+    "SupervisorState",
+    "create_time_of",
+    "load_key",
+    "load_state",
+    "same_process",
+    "write_key",
+    "write_state",
+]
+
+STATE_VERSION = 1
+
+
+class CorruptState(Exception):
+    """The state file exists but cannot be understood; it is left untouched."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the supervisor keeps its files (all in the runtime dir, all mode 0600)."""
+
+    runtime_dir: str
+
+    @classmethod
+    def default(cls, runtime_dir: str | None = None) -> Paths:
+        return cls(os.path.abspath(runtime_dir or jupyter_runtime_dir()))
+
+    def _p(self, name: str) -> str:
+        return os.path.join(self.runtime_dir, name)
+
+    @property
+    def socket(self) -> str:
+        return self._p("jupyter-supervisor.sock")
+
+    @property
+    def key(self) -> str:
+        return self._p("jupyter-supervisor.key")
+
+    @property
+    def state(self) -> str:
+        return self._p("jupyter-supervisor-state.json")
+
+    @property
+    def lock(self) -> str:
+        return self._p("jupyter-supervisor.lock")
+
+    @property
+    def log(self) -> str:
+        return self._p("jupyter-supervisor.log")
+
+    def connection_file(self, kernel_id: str) -> str:
+        return self._p(f"kernel-{kernel_id}.json")
+
+    def kernel_log(self, kernel_id: str) -> str:
+        return self._p(f"kernel-{kernel_id}.log")
+
+
+@dataclass
+class KernelRecord:
+    """What survives a supervisor crash about one kernel."""
+
+    id: str
+    name: str
+    connection_file: str
+    pid: int | None = None
+    create_time: float | None = None
+    restart_limit: int = 5
+    stable_start_time: float = 10.0
+    interrupt_mode: str = "signal"
+    restarts: int = 0
+    created_at: float = 0.0
+    started_at: float = 0.0
+    state: str = "starting"
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class SupervisorState:
+    pid: int = 0
+    create_time: float = 0.0
+    kernels: dict[str, KernelRecord] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": STATE_VERSION,
+                "pid": self.pid,
+                "create_time": self.create_time,
+                "kernels": [asdict(k) for k in self.kernels.values()],
+            },
+            indent=1,
+        )
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Atomically replace ``path`` by ``data`` (tmp + fsync + rename), mode 0600."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def write_state(paths: Paths, state: SupervisorState) -> None:
+    _write_private(paths.state, state.to_json().encode())
+
+
+def load_state(paths: Paths) -> SupervisorState | None:
+    """The saved state, None if there is none; :class:`CorruptState` if unreadable."""
+    try:
+        with open(paths.state, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CorruptState(f"cannot read {paths.state}: {exc}") from exc
+    try:
+        doc = json.loads(raw)
+        if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
+            raise ValueError(f"unknown format (version {doc.get('version')!r})")
+        kernels = {}
+        for item in doc["kernels"]:
+            rec = KernelRecord(**item)
+            if not isinstance(rec.id, str) or not isinstance(rec.name, str):
+                raise ValueError("kernel id and name must be strings")
+            kernels[rec.id] = rec
+        return SupervisorState(int(doc["pid"]), float(doc["create_time"]), kernels)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CorruptState(f"corrupt state file {paths.state}: {exc}") from exc
+
+
+# -- the control key ---------------------------------------------------------------------------
+
+
+def write_key(paths: Paths) -> bytes:
+    """A fresh random key for this supervisor run, in a 0600 file."""
+    key = secrets.token_hex(32).encode()
+    _write_private(paths.key, key)
+    return key
+
+
+def load_key(path: str) -> bytes:
+    """Read a key file, refusing one that other users could read or that is not ours."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        if os.name != "nt":
+            if st.st_uid != os.getuid():
+                raise PermissionError(f"{path} is not owned by this user")
+            if stat.S_IMODE(st.st_mode) & 0o077:
+                raise PermissionError(f"{path} is readable by other users (mode "
+                                      f"{oct(stat.S_IMODE(st.st_mode))}); refusing it")  # fmt: skip
+        data = os.read(fd, 4096).strip()
+    finally:
+        os.close(fd)
+    if not data:
+        raise PermissionError(f"{path} is empty")
+    return data
+
+
+# -- process identity --------------------------------------------------------------------------
+
+
+def create_time_of(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def same_process(pid: int | None, create_time: float | None) -> bool:
+    """Whether ``pid`` is still the process that was created at ``create_time`` (and is not
+    a zombie: an exited kernel nobody has reaped yet is gone for our purposes)."""
+    if not pid or create_time is None:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > 0.05:
+            return False
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

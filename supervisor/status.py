@@ -1,0 +1,216 @@
+"""Status rows: execution state from IOPub, resources from psutil, and the table.
+
+Why a watcher per kernel on IOPub: "busy" and "idle" exist only as IOPub ``status``
+messages; the process table cannot tell them apart. Each supervised kernel gets one SUB
+socket (on the host's shared zmq context) read in batches; only ``status`` messages and the
+time of the last message are kept, so an idle kernel costs nothing and a chatty one a dict
+lookup per message. The socket is replaced when a restart picks new ports.
+
+Why resources are sampled on request: ``cpu_percent`` is a difference between two readings,
+so the supervisor keeps one ``psutil.Process`` per process of each kernel's tree and reads
+them when ``status`` asks (the first reading after a start is 0.0). Between requests nothing
+runs, which keeps an idle supervisor idle. The tree is found with one pass over the process
+table per request, not one per kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+import psutil
+import trio
+import zmq
+
+from jupyter_client.actors.wire import Decoder, channel_url
+from jupyter_client.actors.zsocket import ZContext
+from jupyter_client.protocol.session import SessionCore
+
+__all__ = ["COLUMNS", "IOPubWatch", "ResourceSampler", "format_table"]
+
+log = logging.getLogger("jupyter_client.supervisor.status")
+
+#: Keys of one ``status --json`` object, in table order.
+COLUMNS = ("id", "name", "state", "pid", "restarts", "uptime_s", "cpu_percent", "rss_bytes",
+           "last_activity", "connection_file")  # fmt: skip
+
+
+class IOPubWatch:
+    """Tracks one kernel's execution state and last activity from its IOPub stream."""
+
+    def __init__(self, ctx: ZContext, kernel_id: str) -> None:
+        self.ctx = ctx
+        self.kernel_id = kernel_id
+        #: Last ``execution_state`` seen ("starting", "busy", "idle"), None before any.
+        self.execution_state: str | None = None
+        #: ``time.time()`` of the last IOPub message (or of the (re)start).
+        self.last_activity: float | None = None
+        self.messages = 0
+        self._scope: trio.CancelScope | None = None
+        self._url: str | None = None
+
+    def watch(self, nursery: trio.Nursery, info: dict[str, Any]) -> None:
+        """(Re)start watching the IOPub of ``info``; a no-op if already on that endpoint."""
+        try:
+            url = channel_url(info, "iopub")
+        except KeyError:
+            return
+        self.execution_state = None
+        self.last_activity = time.time()
+        if url == self._url and self._scope is not None:
+            return
+        self.stop()
+        self._url = url
+        self._scope = trio.CancelScope()
+        nursery.start_soon(self._read, url, info, self._scope)
+
+    def stop(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+            self._scope = None
+        self._url = None
+
+    async def _read(self, url: str, info: dict[str, Any], scope: trio.CancelScope) -> None:
+        session = SessionCore(
+            key=str(info.get("key", "")).encode(),
+            signature_scheme=str(info.get("signature_scheme", "hmac-sha256")),
+        )
+        decoder = Decoder(session, f"supervisor-iopub-{self.kernel_id}")
+        with scope:
+            sock = self.ctx.socket(zmq.SUB)
+            try:
+                sock.subscribe(b"")
+                sock.connect(url)
+                while True:
+                    batch = await sock.recv_batch()
+                    self.last_activity = time.time()
+                    self.messages += len(batch)
+                    for msg in decoder.decode_batch(batch):
+                        if msg.get("msg_type") == "status":
+                            state = msg.get("content", {}).get("execution_state")
+                            if isinstance(state, str):
+                                self.execution_state = state
+            except trio.ClosedResourceError:
+                pass
+            finally:
+                sock.close()
+
+
+class ResourceSampler:
+    """CPU % and RSS of kernel process trees, read on demand (see module docstring)."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, psutil.Process] = {}
+
+    def sample(self, roots: dict[str, int | None]) -> dict[str, tuple[float, int]]:
+        """``{kernel_id: (cpu_percent, rss_bytes)}`` for ``{kernel_id: pid}``."""
+        children: dict[int, list[int]] = {}
+        wanted = {pid for pid in roots.values() if pid}
+        if wanted:
+            for p in psutil.process_iter(["ppid"]):
+                ppid = p.info.get("ppid")
+                if ppid:
+                    children.setdefault(ppid, []).append(p.pid)
+        seen: set[int] = set()
+        out: dict[str, tuple[float, int]] = {}
+        for kid, root in roots.items():
+            if not root:
+                out[kid] = (0.0, 0)
+                continue
+            cpu, rss = 0.0, 0
+            stack = [root]
+            while stack:
+                pid = stack.pop()
+                if pid in seen:
+                    continue
+                seen.add(pid)
+                stack.extend(children.get(pid, ()))
+                proc = self._procs.get(pid)
+                try:
+                    if proc is None or not proc.is_running():
+                        proc = self._procs[pid] = psutil.Process(pid)
+                    with proc.oneshot():
+                        cpu += proc.cpu_percent(None)
+                        rss += proc.memory_info().rss
+                except psutil.Error:
+                    self._procs.pop(pid, None)
+            out[kid] = (round(cpu, 1), rss)
+        for pid in list(self._procs):
+            if pid not in seen:
+                del self._procs[pid]
+        return out
+
+
+# -- formatting (used by the CLI) --------------------------------------------------------------
+
+
+def _dur(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def _bytes(n: int | None) -> str:
+    if not n:
+        return "-"
+    for unit in ("B", "K", "M", "G"):
+        if n < 1024 or unit == "G":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return str(n)  # pragma: no cover
+
+
+def _ago(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "-"
+    return f"{_dur(max(0.0, now - ts))} ago"
+
+
+def format_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
+    """The human table of ``status`` (one row per kernel)."""
+    now = time.time() if now is None else now
+    header = ("ID", "KERNELSPEC", "STATE", "PID", "RESTARTS", "UPTIME", "CPU%", "RSS",
+              "LAST ACTIVITY")  # fmt: skip
+    lines = [header]
+    for r in rows:
+        lines.append((
+            str(r["id"]), str(r["name"]), str(r["state"]), str(r["pid"] or "-"),
+            str(r["restarts"]), _dur(r.get("uptime_s")),
+            f"{r['cpu_percent']:.1f}" if r.get("cpu_percent") is not None else "-",
+            _bytes(r.get("rss_bytes")), _ago(r.get("last_activity"), now),
+        ))  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def orphan_rows(kernels: list[Any]) -> list[dict[str, Any]]:
+    """Rows for the kernels of a state file when no supervisor runs (``state`` is
+    ``orphan`` for a live process, ``gone`` otherwise)."""
+    from jupyter_client.supervisor.state import same_process
+
+    rows = []
+    now = time.time()
+    for k in kernels:
+        alive = same_process(k.pid, k.create_time)
+        rss = 0
+        if alive:
+            with contextlib.suppress(psutil.Error):
+                rss = psutil.Process(k.pid).memory_info().rss
+        rows.append({
+            "id": k.id, "name": k.name, "state": "orphan" if alive else "gone",
+            "pid": k.pid if alive else None, "restarts": k.restarts,
+            "uptime_s": round(now - k.started_at, 1) if alive and k.started_at else None,
+            "cpu_percent": None, "rss_bytes": rss or None, "last_activity": None,
+            "connection_file": k.connection_file,
+        })  # fmt: skip
+    return rows
