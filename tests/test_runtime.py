@@ -113,3 +113,21 @@ def test_blocking_call_from_home_thread_is_refused() -> None:
             current_run_home().call_blocking(where_am_i, 1)
 
     trio.run(main)
+
+
+def test_runtime_thread_stops_cleanly_at_interpreter_exit(tmp_path) -> None:
+    """A program that used blocking handles and never stopped them still exits promptly."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "prog.py"
+    script.write_text(
+        "from jupyter_client import BlockingKernelClient\n"
+        "kc = BlockingKernelClient()\n"
+        "kc.start_channels()  # nothing listens: the actors just wait\n"
+        "print('started', flush=True)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "started"
+    assert "Traceback" not in out.stderr
