@@ -52,7 +52,9 @@ class Harness:
         self.ready_line = ""
 
     # -- the CLI -----------------------------------------------------------------------------
-    def cli(self, *args: str, check: bool = True, timeout: float = 90) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 90
+    ) -> subprocess.CompletedProcess[str]:
         out = subprocess.run([SCRIPT, *args], env=self.env, capture_output=True, text=True,
                              timeout=timeout)  # fmt: skip
         if check and out.returncode != 0:

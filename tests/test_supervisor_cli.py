@@ -207,8 +207,9 @@ def test_daemon_and_watch(h: Harness) -> None:
     assert "serving in the background" in out.stdout
     try:
         h.start("minimal", "--id", "w")
-        watch = subprocess.Popen([SCRIPT, "status", "--watch", "--interval", "0.2"], env=h.env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        argv = [SCRIPT, "status", "--watch", "--interval", "0.2"]
+        watch = subprocess.Popen(argv, env=h.env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
         time.sleep(1.5)
         watch.send_signal(signal.SIGINT)
         stdout, _ = watch.communicate(timeout=10)
