@@ -63,7 +63,9 @@ class AdoptedKernel:
         self.exited = trio.Event()
         self.expected = False  # our shutdown ended it
         self.hung = False
-        self._has_beaten = False
+        # An adopted kernel is past its start-up: silence after adoption is a hang at once
+        # (a kernel SIGSTOPped while no supervisor ran must not be waited on forever).
+        self._has_beaten = True
         self._pidfd: int | None = None
         self._control: ZSocket | None = None
         self._session = SessionCore(
@@ -91,7 +93,6 @@ class AdoptedKernel:
                             on_heart_stopped=self._on_missed, name=f"adopted-{self.kernel_id}",
                         )  # fmt: skip
                         await nursery.start(self._hb.run)
-                        nursery.start_soon(self._note_beats)
                     task_status.started()
                     await self._wait_exit()
                     self.exited.set()
@@ -116,11 +117,6 @@ class AdoptedKernel:
             return
         while same_process(self.pid, self.create_time):
             await trio.sleep(0.5)
-
-    async def _note_beats(self) -> None:
-        assert self._hb is not None
-        await self._hb.wait_beating()
-        self._has_beaten = True
 
     def _on_missed(self, _since: float) -> None:
         hb = self._hb

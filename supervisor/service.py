@@ -29,6 +29,7 @@ import time
 import uuid
 from typing import Any
 
+import psutil
 import trio
 
 from jupyter_client.protocol.connection import read_connection_file
@@ -200,7 +201,21 @@ class Service:
         saved = self.saved
         if saved is None:
             return
+        found = _processes_using(saved)
         for rec in saved.kernels.values():
+            candidates = [p for p in found.get(rec.id, []) if p.pid != rec.pid]
+            if not same_process(rec.pid, rec.create_time) and candidates:
+                # died while a restart was in flight: its successor was spawned but never
+                # recorded. It is the kernel now.
+                newest = max(candidates, key=lambda p: p.create_time())
+                candidates.remove(newest)
+                log.info("kernel %s: adopting pid %d (started by an interrupted restart)",
+                         rec.id, newest.pid)  # fmt: skip
+                rec.pid, rec.create_time = newest.pid, newest.create_time()
+            for stray in candidates:  # never two processes for one kernel id
+                log.warning("kernel %s: killing stray process %d", rec.id, stray.pid)
+                with contextlib.suppress(psutil.Error):
+                    stray.kill()
             if same_process(rec.pid, rec.create_time):
                 await self._adopt(rec)
             else:
@@ -412,6 +427,27 @@ class Service:
     async def op_shutdown(self, args: dict[str, Any]) -> Any:
         self._stop.set()
         return {"pid": os.getpid()}
+
+
+def _processes_using(saved: SupervisorState) -> dict[str, list[psutil.Process]]:
+    """Our live processes whose argv names a saved kernel's connection file, by kernel id
+    (kernelspec argvs pass ``{connection_file}``; the files are ours, named by kernel id)."""
+    files = {rec.connection_file: rec.id for rec in saved.kernels.values()}
+    uid = os.getuid()
+    found: dict[str, list[psutil.Process]] = {}
+    for p in psutil.process_iter(["cmdline", "uids", "status"]):
+        try:
+            if p.info["uids"] is None or p.info["uids"].real != uid:
+                continue
+            if p.info["status"] == psutil.STATUS_ZOMBIE or p.pid == os.getpid():
+                continue
+            for arg in p.info["cmdline"] or ():
+                if arg in files:
+                    found.setdefault(files[arg], []).append(p)
+                    break
+        except psutil.Error:
+            continue
+    return found
 
 
 def load_saved(paths: Paths) -> SupervisorState | None:
