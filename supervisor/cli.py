@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the supervisor (foreground unless --daemon)")
     s.add_argument("--daemon", action="store_true", help="detach; return once it is serving")
-    s.add_argument("--heartbeat", type=float, default=3.0, help="heartbeat period, seconds")
+    s.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat period, seconds")
     s.add_argument("--hung-after", type=int, default=3, help="missed beats that mean hung")
     s.add_argument(
         "--shutdown-wait",

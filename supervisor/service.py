@@ -87,7 +87,7 @@ class Service:
     """One supervisor run; see the module docstring. ``run`` is the whole trio program."""
 
     def __init__(
-        self, paths: Paths, saved: SupervisorState | None, *, heartbeat: float = 3.0,
+        self, paths: Paths, saved: SupervisorState | None, *, heartbeat: float = 5.0,
         hung_after: int = 3, shutdown_wait: float = 5.0, cwd: str | None = None,
     ) -> None:  # fmt: skip
         self.paths = paths
