@@ -35,6 +35,14 @@ class _ShutdownStatus(enum.Enum):
     SigkillRequest = "SigkillRequest"
 
 
+#: The kernel actor's last shutdown step, as upstream's status names it.
+_STEP_STATUS = {
+    "request": _ShutdownStatus.ShutdownRequest,
+    "sigterm": _ShutdownStatus.SigtermRequest,
+    "kill": _ShutdownStatus.SigkillRequest,
+}
+
+
 class KernelLifecycleMixin:
     """Lifecycle coroutines of :class:`~jupyter_client.manager.KernelManager`."""
 
@@ -62,6 +70,7 @@ class KernelLifecycleMixin:
         kernel_name: str
 
         def start_restarter(self) -> None: ...
+        def _arm_restarter(self) -> None: ...
         def stop_restarter(self) -> None: ...
         def _connect_control_socket(self) -> None: ...
         def _close_control_socket(self) -> None: ...
@@ -112,6 +121,7 @@ class KernelLifecycleMixin:
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         assert self.provisioner is not None
+        self._arm_restarter()  # before the launch: a kernel may die at once
         info = await self.provisioner.launch_kernel(kernel_cmd, **kw)
         assert self.provisioner.has_process
         self._reconcile_connection_info(info)
@@ -205,7 +215,17 @@ class KernelLifecycleMixin:
             return
         self.shutting_down = True
         self.stop_restarter()
-        if self.has_kernel:
+        prov = self.provisioner
+        supervised = getattr(prov, "_supervised_shutdown", None)
+        if self.has_kernel and supervised is not None:
+            # The kernel actor runs the whole escalation on its exit event.
+            if not now:
+                await prov.shutdown_requested(restart=restart)
+            wait_time = prov.get_shutdown_wait_time(recommended=max(self.shutdown_wait_time, 0))
+            step = await supervised(now, restart, wait_time)
+            if step in _STEP_STATUS:
+                self._shutdown_status = _STEP_STATUS[step]
+        elif self.has_kernel:
             if now:
                 await self._async_kill_kernel(restart=restart)
             else:
@@ -228,6 +248,20 @@ class KernelLifecycleMixin:
         self._launch_args.update(kw)
         await self._async_start_kernel(**self._launch_args)
 
+    async def _async_prepare_relaunch(self, newports: bool) -> tuple[list[str], dict[str, Any]]:
+        """Launch arguments for an automatic restart decided by the kernel actor's policy.
+
+        The actor has already reaped the dead kernel; what upstream's ``restart_kernel`` would
+        do around it on the façade side happens here: drop the control socket and ipc files,
+        renew the ports we picked at random when the policy asks for new ports, and rebuild
+        the connection file and argv through the provisioner's ``pre_launch``.
+        """
+        self._close_control_socket()
+        self.cleanup_ipc_files()
+        if newports:
+            self.cleanup_random_ports()
+        return await self._async_pre_start_kernel(**(self._launch_args or {}))
+
     # -- interrupt and signals -----------------------------------------------------------------
     async def _async_interrupt_kernel(self) -> None:
         """SIGINT (``interrupt_mode: signal``) or ``interrupt_request`` on control."""
@@ -237,8 +271,11 @@ class KernelLifecycleMixin:
                 await await_future(self._ready)
         if not self.has_kernel:
             raise RuntimeError("Cannot interrupt kernel. No kernel is running!")
+        supervised = getattr(self.provisioner, "_supervised_interrupt", None)
         spec = self.kernel_spec
-        if spec is not None and spec.interrupt_mode == "message":
+        if supervised is not None:
+            await supervised()  # the actor knows the spec's interrupt_mode
+        elif spec is not None and spec.interrupt_mode == "message":
             self._send_control("interrupt_request", {})
         else:
             await self._async_signal_kernel(signal.SIGINT)

@@ -3,8 +3,9 @@
 The manager keeps what upstream's keeps in the façade — traitlets configuration, the
 connection file, kernelspec lookup, the ``ready`` future — and leaves the process to its
 provisioner. The default :class:`~jupyter_client.provisioning.LocalProvisioner` hands the
-process to a watcher in a trio :class:`~jupyter_client.actors.runtime.Home`, so every wait in
-the shutdown sequence is an await on the exit event instead of upstream's 0.1 s polls.
+process to a :class:`~jupyter_client.supervisor.kernel.KernelActor` in a trio
+:class:`~jupyter_client.actors.runtime.Home`, so every wait in the shutdown sequence is an
+await on the exit event instead of upstream's 0.1 s polls.
 
 Every operation is written once as ``_async_<name>``, loop-agnostic (see ``_lifecycle``):
 ``AsyncKernelManager`` exposes those coroutines (they run in the caller's asyncio loop or trio
@@ -161,7 +162,7 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
 
     def __del__(self) -> None:
         # Like upstream: drop the control socket and the file; the process is the
-        # provisioner's (its watcher kills it when the home closes).
+        # provisioner's (its kernel actor kills it when the home closes).
         try:
             self._close_control_socket()
             self.cleanup_connection_file()
@@ -250,6 +251,10 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
     def start_restarter(self) -> None:
         """No restarter in the plain managers (see ``jupyter_client.ioloop``)."""
 
+    def _arm_restarter(self) -> None:
+        """Hook run just before each launch (the IOLoop managers hand their restart policy
+        to the provisioner here, so a kernel that dies at once is already supervised)."""
+
     def stop_restarter(self) -> None:
         """No restarter in the plain managers (see ``jupyter_client.ioloop``)."""
 
@@ -312,15 +317,15 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
         return self._block(self._async_signal_kernel, signum)
 
     def is_alive(self) -> bool:
-        # Answered without a hop: the provisioner's exit state is updated by its watcher.
+        # Answered without a hop when the provisioner can (its kernel actor's exit state).
         if not self.owns_kernel:
             return True
         prov = self.provisioner
         if prov is None or not prov.has_process:
             return False
-        handle = getattr(prov, "kernel_process", None)
-        if handle is not None:
-            return bool(handle.alive)
+        alive_now = getattr(prov, "alive_now", None)
+        if alive_now is not None:
+            return bool(alive_now())
         return self._block(self._async_is_alive)
 
     def _launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
@@ -336,7 +341,7 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
 class AsyncKernelManager(KernelManager):
     """The same manager with coroutine methods, for asyncio and trio callers.
 
-    Under trio the kernel's watcher runs in the caller's run; ``async with`` starts the kernel
+    Under trio the kernel's actor runs in the caller's run; ``async with`` starts the kernel
     and stops it on the way out (with SIGKILL when the block was cancelled or failed).
     """
 

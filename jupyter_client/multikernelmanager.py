@@ -1,8 +1,11 @@
 """Many kernels by id (upstream's ``jupyter_client.multikernelmanager``).
 
-Each kernel is a :class:`~jupyter_client.manager.KernelManager` whose process is watched by its
-own task in a trio home, so one kernel dying, hanging or failing to start never disturbs the
-others; ``shutdown_all`` stops them all concurrently.
+Each kernel is a :class:`~jupyter_client.manager.KernelManager` whose process is supervised by a
+:class:`~jupyter_client.supervisor.kernel.KernelActor`. The actors of one MultiKernelManager
+live in its own :class:`~jupyter_client.supervisor.host.KernelHost` (one per trio home, see
+``provisioning._hosting``; they share its zmq context), whose guard keeps one actor's crash or
+restart storm from touching its siblings; ``shutdown_all`` stops them all concurrently and the
+host closes with its last kernel.
 
 Deliberate difference: with the default ``connection_dir = ""`` upstream writes
 ``kernel-<id>.json`` into the current working directory (and sets the sticky bit on it); we
@@ -111,6 +114,9 @@ class MultiKernelManager(LoggingConfigurable):
         self._kernels: dict[str, Any] = {}
         self._pending_kernels: dict[str, Any] = {}
         self._external: set[str] = set()
+        # Our kernels' KernelHosts, one per home; LocalProvisioner looks this up on its
+        # manager's parent (provisioning._hosting.hosted_kernels_for).
+        self._kernel_hosts: dict[Any, Any] = {}
 
     def __del__(self) -> None:
         try:

@@ -1,16 +1,23 @@
-"""``KernelRestarter``: upstream's restart traits, decided on process-exit events.
+"""``KernelRestarter``: upstream's restart traits and callbacks over the kernel actor's policy.
 
 Upstream polls ``is_alive()`` every ``time_to_dead`` (3 s) and keeps a consecutive-death count.
-Here the decision arithmetic is the supervisor's sans-io
-:class:`~jupyter_client.supervisor.policy.RestartPolicy`, fed by the provisioner's exit event:
-a death is acted on milliseconds after it happens, not up to 3 s later (pain points 5 and 6,
-e.g. https://github.com/jupyter/jupyter_client/issues/186). ``time_to_dead`` is kept for
-configuration compatibility; with a provisioner that has no exit event (a third-party one) it
-is still the poll period.
+Here the restarter is configuration plus callbacks: it builds a sans-io
+:class:`~jupyter_client.supervisor.policy.RestartPolicy` from its traits and hands it to the
+provisioner's :class:`~jupyter_client.supervisor.kernel.KernelActor` (``supervise``). The actor
+notices a death on the process's exit event, decides with the policy and relaunches; its
+``restart`` and ``dead`` events fire this restarter's callbacks. A death is acted on
+milliseconds after it happens, not up to 3 s later (pain points 5 and 6, e.g.
+https://github.com/jupyter/jupyter_client/issues/186), and a death during an intentional
+shutdown or restart is never mistaken for a crash: the actor serialises deaths with its
+commands (https://github.com/jupyter/jupyter_client/issues/606, /issues/715).
 
-Deaths during an intentional shutdown or restart are ignored (``shutting_down``, and only the
-manager's *current* process counts), which upstream had to patch in several releases
-(https://github.com/jupyter/jupyter_client/issues/606, /issues/715).
+Third-party provisioners have no actor; for them the restarter falls back to upstream's model,
+polling ``provisioner.poll()`` (via ``is_alive``) every ``time_to_dead`` and restarting through
+``restart_kernel``, with the same RestartPolicy arithmetic.
+
+Callbacks run where the manager lives (its asyncio loop, its trio run, or the runtime thread),
+started when the actor logs the event; unlike upstream, a ``restart`` callback may run while the
+relaunch is already under way rather than strictly before it.
 """
 
 from __future__ import annotations
@@ -54,9 +61,8 @@ class KernelRestarter(LoggingConfigurable):
         self.callbacks = {"restart": [], "dead": []}
         self._policy: RestartPolicy | None = None
         self._running = False
-        self._handling = False
+        self._polling = False
         self._spawn: Callable[[Callable[[], Any]], None] | None = None
-        self._watched: Any = None
         self._restarting = False
         self._restart_count = 0
         self._initial_startup = True
@@ -84,94 +90,103 @@ class KernelRestarter(LoggingConfigurable):
                 )
 
     # -- start / stop -------------------------------------------------------------------------
+    def _make_policy(self) -> RestartPolicy:
+        stable = self.stable_start_time
+        prov = self.kernel_manager.provisioner
+        if prov is not None:
+            stable = prov.get_stable_start_time(recommended=stable)
+        return RestartPolicy(
+            restart_limit=self.restart_limit,
+            stable_start_time=stable,
+            random_ports_until_alive=self.random_ports_until_alive,
+        )
+
     def start(self) -> None:
-        """Watch the manager's current kernel process (called from ``start_restarter``)."""
+        """Supervise the manager's kernel (called before each launch and from
+        ``start_restarter``; idempotent)."""
         if self._policy is None:
-            stable = self.stable_start_time
-            prov = self.kernel_manager.provisioner
-            if prov is not None:
-                stable = prov.get_stable_start_time(recommended=stable)
-            self._policy = RestartPolicy(
-                restart_limit=self.restart_limit,
-                stable_start_time=stable,
-                random_ports_until_alive=self.random_ports_until_alive,
-            )
+            self._policy = self._make_policy()
         if self._spawn is None:
             self._spawn = owner_home_spawner()
         self._running = True
-        self._policy.on_alive(time.monotonic())
-        self._watch_current()
+        km = self.kernel_manager
+        prov = km.provisioner
+        supervise = getattr(prov, "supervise", None)
+        if supervise is not None:
+            supervise(
+                self._policy, relaunch=km._async_prepare_relaunch, listener=self._on_kernel_event
+            )
+        elif prov is not None and not self._polling:
+            self._polling = True
+            self._spawn(self._poll_loop)
 
     def stop(self) -> None:
         self._running = False
+        supervise = getattr(self.kernel_manager.provisioner, "supervise", None)
+        if supervise is not None:
+            supervise(None)
 
-    def _watch_current(self) -> None:
-        prov = self.kernel_manager.provisioner
-        proc = getattr(prov, "kernel_process", None)
-        if proc is None:
-            if prov is not None and self._spawn is not None:
-                self._spawn(self._poll_loop)  # a provisioner without exit events: poll
-            return
-        if proc is self._watched:
-            return
-        self._watched = proc
-        proc.exit_listeners.append(self._on_exit)
-        if not proc.alive:
-            self._on_exit(proc)
+    def _sync_state(self) -> None:
+        assert self._policy is not None
+        self._restart_count = self._policy.restart_count
+        self._restarting = self._policy.restarting
+        self._initial_startup = self._policy.initial_startup
 
-    def _on_exit(self, proc: Any) -> None:
-        """Runs in the home's thread when the watched process exits."""
-        if not self._running or self._handling or self._spawn is None:
+    # -- the actor path -------------------------------------------------------------------------
+    def _on_kernel_event(self, event: Any) -> None:
+        """Runs in the actor's home as the actor logs an event; callbacks go to the owner."""
+        if event.kind not in ("restart", "dead") or self._spawn is None:
             return
-        km = self.kernel_manager
-        if km.shutting_down or getattr(km.provisioner, "kernel_process", None) is not proc:
-            return
-        self.events.append((time.monotonic(), "death noticed"))
-        self._handling = True
-        self._spawn(self._handle_death)
+        self.events.append((time.monotonic(), f"decision {event.kind}"))
+        if self._policy is not None:
+            self._sync_state()
+        if event.kind == "restart":
+            self.log.info("KernelRestarter: restarting kernel (%s)", event.detail)
+        else:
+            self.log.warning("KernelRestarter: restart failed")
+            self._running = False
+        kind = "restart" if event.kind == "restart" else "dead"
+        self._spawn(lambda: self._fire_callbacks(kind))
 
+    # -- the polling fallback (provisioners without an actor) ---------------------------------
     async def _poll_loop(self) -> None:
-        while self._running:
-            await sleep(self.time_to_dead)
-            if self._running and not self.kernel_manager.shutting_down and not self._handling:
-                if not await maybe_await(self.kernel_manager.is_alive()):
-                    self._handling = True
-                    await self._handle_death()
+        try:
+            while self._running:
+                await sleep(self.time_to_dead)
+                km = self.kernel_manager
+                if self._running and not km.shutting_down:
+                    if not await maybe_await(km.is_alive()):
+                        await self._handle_death()
+        finally:
+            self._polling = False
 
     async def _handle_death(self) -> None:
         """Decide with the policy, then restart (firing ``restart``) or give up (``dead``)."""
         km = self.kernel_manager
         assert self._policy is not None
-        try:
-            while self._running and not km.shutting_down:
-                now = time.monotonic()
-                self._policy.on_alive(now - 1e-9)  # alive until just before this death
-                decision = self._policy.on_death(now)
-                self._restart_count = self._policy.restart_count
-                self._restarting = self._policy.restarting
-                self._initial_startup = self._policy.initial_startup
-                self.events.append((time.monotonic(), f"decision {decision.kind}"))
-                if not decision.restart:
-                    self.log.warning("KernelRestarter: restart failed")
-                    await self._fire_callbacks("dead")
-                    self.stop()
-                    return
-                self.log.info(
-                    "KernelRestarter: restarting kernel (%i/%i), %s random ports",
-                    decision.count,
-                    self.restart_limit,
-                    "new" if decision.newports else "keep",
-                )
-                await self._fire_callbacks("restart")
-                try:
-                    await km._async_restart_kernel(now=True, newports=decision.newports)
-                except Exception:
-                    self.log.error("KernelRestarter: restart failed", exc_info=True)
-                    continue  # a failed start is a death
-                proc = getattr(km.provisioner, "kernel_process", None)
-                if proc is None or proc.alive:
-                    return
-        finally:
-            self._handling = False
-            if self._running:
-                self._watch_current()
+        while self._running and not km.shutting_down:
+            now = time.monotonic()
+            self._policy.on_alive(now - 1e-9)  # alive until just before this death
+            decision = self._policy.on_death(now)
+            self._sync_state()
+            self.events.append((time.monotonic(), f"decision {decision.kind}"))
+            if not decision.restart:
+                self.log.warning("KernelRestarter: restart failed")
+                await self._fire_callbacks("dead")
+                self._running = False
+                return
+            self.log.info(
+                "KernelRestarter: restarting kernel (%i/%i), %s random ports",
+                decision.count,
+                self.restart_limit,
+                "new" if decision.newports else "keep",
+            )
+            await self._fire_callbacks("restart")
+            try:
+                await km._async_restart_kernel(now=True, newports=decision.newports)
+            except Exception:
+                self.log.error("KernelRestarter: restart failed", exc_info=True)
+                continue  # a failed start is a death
+            if await maybe_await(km.is_alive()):
+                self._policy.on_alive(time.monotonic())
+                return

@@ -1,8 +1,9 @@
 """Kernel managers with automatic restarts (upstream's ``jupyter_client.ioloop.manager``).
 
-``autorestart`` (default True) attaches a restarter when the kernel starts; it acts on the
-kernel's exit event. Upstream's ``connect_*`` return tornado ZMQStreams here; without tornado
-we return the plain pyzmq sockets (deliberate difference: no tornado dependency).
+``autorestart`` (default True) attaches a restarter when the kernel starts: its restart policy
+runs inside the kernel actor, which acts on the kernel's exit event. Upstream's
+``connect_*`` return tornado ZMQStreams here; without tornado we return the plain pyzmq
+sockets (deliberate difference: no tornado dependency).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class _RestarterMixin:
 
     def start_restarter(self) -> None:
         if self.autorestart and self.has_kernel:
+            self._arm_restarter()
+
+    def _arm_restarter(self) -> None:
+        """Create the restarter if needed and let it supervise the kernel (its policy goes to
+        the kernel actor before the launch, so an immediate death is already handled)."""
+        if self.autorestart:
             if self._restarter is None:
                 self._restarter = self.restarter_class(
                     kernel_manager=self, loop=self.loop, parent=self, log=self.log

@@ -1,10 +1,24 @@
-"""``LocalProvisioner``: kernels as local processes, watched event-driven from a trio home.
+"""``LocalProvisioner``: a kernel as a local process, supervised by a ``KernelActor``.
 
-Upstream keeps a ``Popen`` and polls it every 0.1 s. Here the ``Popen`` is wrapped in a
-:class:`~jupyter_client.provisioning._process.KernelProcess` whose watcher task lives in a
-:class:`~jupyter_client.actors.runtime.Home` (the caller's trio run for an async manager under
-trio, otherwise the background runtime thread): ``wait()`` and the manager's shutdown sequence
-await the exit event, and ``kill()`` takes down the whole process tree.
+Upstream keeps a ``Popen`` and polls it every 0.1 s. Here the provisioner is a thin handle on a
+:class:`~jupyter_client.supervisor.kernel.KernelActor` hosted (see ``_hosting``) in the
+manager's :class:`~jupyter_client.actors.runtime.Home` (the caller's trio run for an async
+manager under trio, otherwise the background runtime thread). The actor owns the process
+(``ProcessActor``: pidfd exit event, reaping, tree kill) and its supervision; the provisioner
+API maps onto actor commands:
+
+* ``launch_kernel`` → ``actor.start()`` with the argv/env the façade prepared (the actor's
+  ``prepare`` hands over that :class:`LaunchSpec`);
+* ``send_signal``/``terminate`` → ``actor.signal``; ``kill`` → ``actor.shutdown(now=True)`` (a
+  kill through the actor is an *expected* exit, never mistaken for a death);
+* ``poll``/``wait`` read and await the process's exit event, never a poll loop.
+
+The manager additionally uses two private shortcuts when they exist: ``_supervised_shutdown``
+(the whole request → SIGTERM → SIGKILL escalation is the actor's) and ``_supervised_interrupt``.
+Automatic restarts: a ``KernelRestarter`` hands a ``RestartPolicy`` to :meth:`supervise`; the
+actor's own death handling then decides, and an automatic relaunch asks the manager for fresh
+launch arguments through the ``relaunch`` callback (connection file, ports), as upstream's
+restarter does by calling ``restart_kernel``.
 
 ``pre_launch`` mirrors upstream (ports via ``LocalPortCache``, curve keys, connection file,
 ``format_kernel_cmd`` on the manager parent). As upstream, cached ports survive restarts.
@@ -14,28 +28,58 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import zmq
 
+from jupyter_client.actors.actor import ActorError
+from jupyter_client.actors.process import ExitInfo, ProcessActor
 from jupyter_client.actors.runtime import Home, home_for_caller, runtime_home
 from jupyter_client.connect import KernelConnectionInfo, LocalPortCache
-from jupyter_client.launcher import launch_kernel
 from jupyter_client.localinterfaces import is_local_ip, local_ips
-from jupyter_client.provisioning._process import KernelProcess
+from jupyter_client.provisioning._hosting import HostedKernels, hosted_kernels_for
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from jupyter_client.supervisor.host import KernelHost
+from jupyter_client.supervisor.kernel import (
+    KernelActor,
+    KernelEvent,
+    KernelNotRunning,
+    KernelStartError,
+    LaunchSpec,
+    ShutdownStep,
+)
+from jupyter_client.supervisor.kernel_types import InterruptMode
+from jupyter_client.supervisor.policy import RestartPolicy
 
 __all__ = ["LocalProvisioner"]
 
 _PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port")
+_SPEC_KEYS = ("env", "cwd", "independent")
+
+Relaunch = Callable[[bool], Awaitable[tuple[list[str], dict[str, Any]]]]
 
 
 def _home() -> Home:
-    """Where the watcher lives: the runtime if we are on its thread, else the caller's home."""
+    """Where the actor lives: the runtime if we are on its thread, else the caller's home."""
     rt = runtime_home()
     return rt if rt.is_current() else home_for_caller()
+
+
+def _launch_spec(cmd: list[str], kwargs: dict[str, Any], info: Mapping[str, Any]) -> LaunchSpec:
+    """``launch_kernel``'s keyword arguments as the actor's LaunchSpec (the rest go to Popen)."""
+    popen_kwargs = {k: v for k, v in kwargs.items() if k not in _SPEC_KEYS}
+    for name in ("extra_arguments", "kernel_id"):
+        popen_kwargs.pop(name, None)
+    return LaunchSpec(
+        argv=list(cmd),
+        connection_info=dict(info),
+        env=kwargs.get("env"),
+        cwd=kwargs.get("cwd"),
+        independent=bool(kwargs.get("independent", False)),
+        popen_kwargs=popen_kwargs,
+    )
 
 
 class LocalProvisioner(KernelProvisionerBase):
@@ -50,7 +94,14 @@ class LocalProvisioner(KernelProvisionerBase):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._proc: KernelProcess | None = None
+        self._actor: KernelActor | None = None
+        self._hosting: HostedKernels | None = None
+        self._next_spec: LaunchSpec | None = None
+        self._last_exit: ExitInfo | None = None
+        # set by a KernelRestarter through supervise()
+        self._policy: RestartPolicy | None = None
+        self._relaunch: Relaunch | None = None
+        self._listener: Callable[[KernelEvent], None] | None = None
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -58,60 +109,103 @@ class LocalProvisioner(KernelProvisionerBase):
         return self.process is not None
 
     @property
-    def kernel_process(self) -> KernelProcess | None:
-        """Our supervised handle (exit event, timestamps), None when no process exists."""
-        return self._proc
+    def kernel_actor(self) -> KernelActor | None:
+        """The supervising actor (lives in :attr:`home`), None before the first launch."""
+        return self._actor
+
+    @property
+    def kernel_process(self) -> ProcessActor | None:
+        """The current process (exit event, pid), None when no process exists."""
+        return None if self._actor is None else self._actor.process
+
+    @property
+    def home(self) -> Home | None:
+        return None if self._hosting is None else self._hosting.home
+
+    def alive_now(self) -> bool:
+        """Whether the process runs, answered from any thread without a hop."""
+        proc = self.kernel_process
+        return proc is not None and proc.poll() is None
+
+    def _exit_code(self) -> int | None:
+        proc = self.kernel_process
+        if proc is not None and proc.popen is self.process:
+            return proc.poll()
+        return None if self._last_exit is None else self._last_exit.returncode
 
     async def poll(self) -> int | None:
         """None while running, else the exit code (0 when there is no process), as upstream."""
-        if self._proc is None:
+        if self.process is None:
             return 0
-        return self._proc.exit_code
+        return self._exit_code()
 
     async def wait(self) -> int | None:
         """Await the exit event (no polling), then forget the process."""
-        proc = self._proc
-        if proc is None:
+        if self.process is None:
             return 0
-        code = proc.exit_code
-        if code is None:
-            code = await proc.home.call(proc.wait_exit, None)
+        await self._wait_for_exit(None)
+        code = self._exit_code()
         self._forget()
         return 0 if code is None else code
 
-    async def _wait_for_exit(self, timeout: float) -> bool:
-        """True once the kernel exited, within ``timeout`` s (used by the manager's shutdown)."""
-        proc = self._proc
-        if proc is None or proc.exit_code is not None:
+    async def _wait_for_exit(self, timeout: float | None) -> bool:
+        """True once the kernel exited, within ``timeout`` s (the manager's shutdown waits)."""
+        proc = self.kernel_process
+        if proc is None or proc.popen is not self.process or proc.exit.value is not None:
             return True
-        return await proc.home.call(proc.wait_exit, timeout) is not None
+        assert self.home is not None
+        return await self.home.call(proc.wait, timeout) is not None
 
     def _forget(self) -> None:
-        if self.process is not None:
-            for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
-                if pipe is not None:
-                    pipe.close()
         self.process = None
-        self._proc = None
 
-    # -- signals --------------------------------------------------------------------------------
+    # -- actor commands ---------------------------------------------------------------------
+    async def _command(self, afn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Run an actor command in its home; a kernel that is not running is not an error."""
+        if self._actor is None or self.home is None:
+            return None
+        try:
+            return await self.home.call(afn, *args)
+        except (KernelNotRunning, ActorError):
+            return None
+
     async def send_signal(self, signum: int) -> None:
-        if self._proc is not None:
-            self._proc.send_signal(signum)
+        if self._actor is not None and self.process is not None:
+            await self._command(self._actor.signal, signum)
 
     async def kill(self, restart: bool = False) -> None:
-        """SIGKILL the kernel's process group and every descendant."""
-        if self._proc is not None:
-            self._proc.kill_tree()
+        """SIGKILL the kernel's process group and every descendant (an expected exit)."""
+        if self._actor is not None and self.process is not None:
+            await self._command(self._actor.shutdown, True, restart)
 
     async def terminate(self, restart: bool = False) -> None:
-        if self._proc is not None:
-            self._proc.send_signal(signal.SIGTERM)
+        await self.send_signal(signal.SIGTERM)
+
+    async def _supervised_shutdown(
+        self, now: bool, restart: bool, wait_time: float
+    ) -> ShutdownStep | None:
+        """The actor's shutdown (request → exit event → SIGTERM → SIGKILL tree)."""
+        actor = self._actor
+        if actor is None or self.process is None:
+            return None
+        actor.shutdown_wait_time = wait_time
+        step: ShutdownStep | None = await self._command(actor.shutdown, now, restart)
+        self._forget()
+        return step
+
+    async def _supervised_interrupt(self) -> None:
+        if self._actor is not None:
+            assert self.home is not None
+            await self.home.call(self._actor.interrupt)
 
     async def cleanup(self, restart: bool = False) -> None:
-        """Give cached ports back unless a restart (without new ports) will reuse them."""
+        """Give cached ports back unless a restart (without new ports) will reuse them; when
+        not restarting, the actor leaves its host (killing whatever is left of the kernel)."""
         if self.ports_cached and not restart:
             self._release_ports()
+        if not restart and self._actor is not None and self._hosting is not None:
+            actor, self._actor = self._actor, None
+            await self._hosting.home.call(self._hosting.remove, actor)
 
     def _release_ports(self) -> None:
         cache = LocalPortCache.instance()
@@ -121,7 +215,54 @@ class LocalProvisioner(KernelProvisionerBase):
                 cache.return_port(port)
         self.ports_cached = False
 
-    # -- launch -------------------------------------------------------------------------------
+    # -- supervision (the restarter's hooks) ------------------------------------------------
+    def supervise(
+        self,
+        policy: RestartPolicy | None,
+        *,
+        relaunch: Relaunch | None = None,
+        listener: Callable[[KernelEvent], None] | None = None,
+    ) -> None:
+        """Let the actor restart the kernel by ``policy`` (None: never), asking ``relaunch``
+        for the launch arguments of an automatic restart and telling ``listener`` every event.
+
+        Callable from any thread; applied in the actor's home, in order with later commands.
+        """
+        self._policy, self._relaunch, self._listener = policy, relaunch, listener
+        if self._actor is not None and self.home is not None:
+            self.home.run_soon(self._apply_policy)
+
+    def _apply_policy(self) -> None:
+        actor = self._actor
+        if actor is None or actor.policy is self._policy:
+            return
+        actor.policy = self._policy
+        if self._policy is not None and actor.last_start is not None:
+            self._policy.on_alive(actor.last_start)  # the policy's clock is the actor's
+
+    def _on_event(self, event: KernelEvent) -> None:
+        """Runs in the home as the actor logs each event: keep the upstream-shaped state."""
+        if event.kind == "started" and self._actor is not None:
+            proc = self._actor.process
+            if proc is not None and proc.popen is not None:
+                self.process, self.pid, self.pgid = proc.popen, proc.pid, proc.pgid
+        elif event.exit is not None:
+            self._last_exit = event.exit
+        if self._listener is not None:
+            self._listener(event)
+
+    async def _prepare(self, newports: bool) -> LaunchSpec:
+        """The actor's ``prepare``: the façade's spec for a command, else (an automatic
+        restart) fresh arguments from the manager, as upstream's restarter would get them."""
+        spec, self._next_spec = self._next_spec, None
+        if spec is not None:
+            return spec
+        if self._relaunch is None:
+            raise RuntimeError("no launch arguments for an automatic restart")
+        cmd, kwargs = await self._relaunch(newports)
+        self.cwd = kwargs.get("cwd") or os.getcwd()
+        return _launch_spec(cmd, kwargs, self.connection_info)
+
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         """Ports, curve keys, connection file and argv through the manager parent."""
         km = self.parent
@@ -173,27 +314,48 @@ class LocalProvisioner(KernelProvisionerBase):
         return "curve" in supported
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
-        """Spawn the kernel and start its watcher in the home; returns the connection info."""
-        kwargs.pop("extra_arguments", None)
-        kwargs.pop("kernel_id", None)
-        argv0 = cmd[0] if cmd else ""
+        """Start the kernel through its actor (created, in its host, on first launch)."""
         if not cmd:
             raise ValueError("cannot launch a kernel from an empty argv")
-        home = _home()
+        spec = _launch_spec(cmd, kwargs, self.connection_info)
+        if self._hosting is None:
+            km = self.parent
+            self._hosting = hosted_kernels_for(_home(), getattr(km, "parent", None))
         try:
-            popen = await home.call(_spawn, cmd, kwargs)
-        except FileNotFoundError as e:
-            raise FileNotFoundError(
-                e.errno, f"Kernel executable not found: {argv0!r} (argv {cmd!r})", argv0
-            ) from e
-        proc = KernelProcess(popen, home)
-        home.spawn(proc.watch, name=f"kernel-process-{popen.pid}")
-        self._proc = proc
-        self.process = popen
-        self.pid = popen.pid
-        self.pgid = proc.pgid
+            await self._hosting.home.call(self._start_in_home, spec)
+        except KernelStartError as e:
+            cause = e.__cause__
+            if isinstance(cause, FileNotFoundError):
+                raise FileNotFoundError(
+                    cause.errno, f"Kernel executable not found: {cmd[0]!r} (argv {cmd!r})", cmd[0]
+                ) from cause
+            raise (cause if isinstance(cause, Exception) else e) from None
         self.cwd = kwargs.get("cwd") or os.getcwd()
         return self.connection_info
+
+    async def _start_in_home(self, spec: LaunchSpec) -> None:
+        assert self._hosting is not None
+        if self._actor is None:
+            self._actor = await self._hosting.add(self._make_actor, self.kernel_id or "kernel")
+        self._apply_policy()
+        self._next_spec = spec
+        try:
+            await self._actor.start()
+        finally:
+            self._next_spec = None
+
+    def _make_actor(self, host: KernelHost, actor_id: str) -> KernelActor:
+        spec = self.kernel_spec
+        mode: InterruptMode = "signal"
+        if spec is not None and spec.interrupt_mode == "message":
+            mode = "message"
+        return KernelActor(
+            actor_id,
+            self._prepare,
+            interrupt_mode=mode,
+            on_event=self._on_event,
+            ctx=host.ctx,
+        )
 
     # -- paths and info ---------------------------------------------------------------------
     def resolve_path(self, path: str) -> str | None:
@@ -213,10 +375,3 @@ class LocalProvisioner(KernelProvisionerBase):
         self.pid = provisioner_info["pid"]
         self.pgid = provisioner_info["pgid"]
         self.ip = provisioner_info["ip"]
-
-
-async def _spawn(cmd: list[str], kwargs: dict[str, Any]) -> Any:
-    """Fork in the home's thread (launch_kernel hands the fork to a long-lived thread)."""
-    if sys.platform == "win32":  # pragma: no cover
-        kwargs.pop("preexec_fn", None)
-    return launch_kernel(cmd, **kwargs)
