@@ -20,7 +20,6 @@ table, synchronously, so nothing a command did can be lost by a crash after it r
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -46,9 +45,11 @@ from jupyter_client.supervisor.launching import (
 from jupyter_client.supervisor.policy import RestartPolicy
 from jupyter_client.supervisor.record import Supervised
 from jupyter_client.supervisor.state import (
+    AlreadyRunning,
     KernelRecord,
     Paths,
     SupervisorState,
+    acquire_lock,
     create_time_of,
     load_state,
     same_process,
@@ -62,25 +63,6 @@ __all__ = ["AlreadyRunning", "Service", "acquire_lock"]
 log = logging.getLogger("jupyter_client.supervisor.service")
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-class AlreadyRunning(Exception):
-    pass
-
-
-def acquire_lock(paths: Paths) -> int:
-    """Take the runtime dir's supervisor lock (an fd to keep open) or raise AlreadyRunning."""
-    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        other = os.read(fd, 64).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise AlreadyRunning(f"a supervisor is already running for {paths.runtime_dir} "
-                             f"(pid {other})") from None  # fmt: skip
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
 
 
 class Service:

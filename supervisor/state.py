@@ -18,6 +18,7 @@ the 10 ms the kernel reports), so a re-adopting supervisor never signals a stran
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -30,6 +31,8 @@ import psutil
 from jupyter_client.protocol.paths import jupyter_runtime_dir
 
 __all__ = [
+    "AlreadyRunning",
+    "acquire_lock",
     "CorruptState",
     "KernelRecord",
     "Paths",
@@ -226,3 +229,25 @@ def same_process(pid: int | None, create_time: float | None) -> bool:
         return proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+# -- one supervisor per runtime dir -------------------------------------------------------------
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def acquire_lock(paths: Paths) -> int:
+    """Take the runtime dir's supervisor lock (an fd to keep open) or raise AlreadyRunning."""
+    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.read(fd, 64).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise AlreadyRunning(f"a supervisor is already running for {paths.runtime_dir} "
+                             f"(pid {other})") from None  # fmt: skip
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
