@@ -121,7 +121,8 @@ class Demo:
                 time.sleep(0.1)
             else:
                 raise RuntimeError(f"beta was not restarted: {row}")
-            self.say(f"beta restarted by its policy in {time.monotonic() - t_kill:.1f}s: "
+            took = time.monotonic() - t_kill
+            self.say(f"beta restarted by its policy, idle again {took:.1f}s after the kill: "
                      f"new pid {row['pid']}, restarts={row['restarts']}")  # fmt: skip
             pids.append(row["pid"])
             text = self.execute(
