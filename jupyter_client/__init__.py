@@ -6,46 +6,110 @@ unchanged. See docs/compatibility.md for what differs on purpose.
 
 from __future__ import annotations
 
-from jupyter_client import (
-    adapter,
-    asynchronous,
-    blocking,
-    channels,
-    channelsabc,
-    client,
-    clientabc,
-    connect,
-    jsonutil,
-    kernelspec,
-    launcher,
-    localinterfaces,
-    manager,
-    managerabc,
-    multikernelmanager,
-    provisioning,
-    session,
-    utils,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from jupyter_client._version import (
     __version__,
     protocol_version,
     protocol_version_info,
     version_info,
 )
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.blocking import BlockingKernelClient
-from jupyter_client.client import KernelClient
-from jupyter_client.connect import (
-    KernelConnectionInfo,
-    LocalPortCache,
-    find_connection_file,
-    tunnel_to_kernel,
-    write_connection_file,
+
+# Names are imported on first use (PEP 562), so `import jupyter_client` stays cheap for tools
+# that need one corner of it (the supervisor CLI, a kernel's own imports). `dir()` still lists
+# everything upstream exposes.
+_NAMES = {
+    "AsyncKernelClient": "jupyter_client.asynchronous",
+    "BlockingKernelClient": "jupyter_client.blocking",
+    "KernelClient": "jupyter_client.client",
+    "KernelConnectionInfo": "jupyter_client.connect",
+    "LocalPortCache": "jupyter_client.connect",
+    "find_connection_file": "jupyter_client.connect",
+    "tunnel_to_kernel": "jupyter_client.connect",
+    "write_connection_file": "jupyter_client.connect",
+    "launch_kernel": "jupyter_client.launcher",
+    "AsyncKernelManager": "jupyter_client.manager",
+    "KernelManager": "jupyter_client.manager",
+    "run_kernel": "jupyter_client.manager",
+    "AsyncMultiKernelManager": "jupyter_client.multikernelmanager",
+    "MultiKernelManager": "jupyter_client.multikernelmanager",
+    "KernelProvisionerBase": "jupyter_client.provisioning",
+    "LocalProvisioner": "jupyter_client.provisioning",
+}
+_SUBMODULES = (
+    "adapter",
+    "asynchronous",
+    "blocking",
+    "channels",
+    "channelsabc",
+    "client",
+    "clientabc",
+    "connect",
+    "jsonutil",
+    "kernelspec",
+    "launcher",
+    "localinterfaces",
+    "manager",
+    "managerabc",
+    "multikernelmanager",
+    "provisioning",
+    "session",
+    "utils",
 )
-from jupyter_client.launcher import launch_kernel
-from jupyter_client.manager import AsyncKernelManager, KernelManager, run_kernel
-from jupyter_client.multikernelmanager import AsyncMultiKernelManager, MultiKernelManager
-from jupyter_client.provisioning import KernelProvisionerBase, LocalProvisioner
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"jupyter_client.{name}")
+    else:
+        raise AttributeError(f"module 'jupyter_client' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES) | set(_SUBMODULES))
+
+
+if TYPE_CHECKING:
+    from jupyter_client import (
+        adapter,
+        asynchronous,
+        blocking,
+        channels,
+        channelsabc,
+        client,
+        clientabc,
+        connect,
+        jsonutil,
+        kernelspec,
+        launcher,
+        localinterfaces,
+        manager,
+        managerabc,
+        multikernelmanager,
+        provisioning,
+        session,
+        utils,
+    )
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.blocking import BlockingKernelClient
+    from jupyter_client.client import KernelClient
+    from jupyter_client.connect import (
+        KernelConnectionInfo,
+        LocalPortCache,
+        find_connection_file,
+        tunnel_to_kernel,
+        write_connection_file,
+    )
+    from jupyter_client.launcher import launch_kernel
+    from jupyter_client.manager import AsyncKernelManager, KernelManager, run_kernel
+    from jupyter_client.multikernelmanager import AsyncMultiKernelManager, MultiKernelManager
+    from jupyter_client.provisioning import KernelProvisionerBase, LocalProvisioner
 
 __all__ = [
     "AsyncKernelClient",
