@@ -49,6 +49,7 @@ SendPart = bytes | memoryview | zmq.Frame
 POLLIN = int(zmq.POLLIN)
 POLLOUT = int(zmq.POLLOUT)
 NOBLOCK = int(zmq.NOBLOCK)
+NOBLOCK_SNDMORE = int(zmq.NOBLOCK) | int(zmq.SNDMORE)
 EVENTS = int(zmq.EVENTS)
 # Options whose setting processes the socket's command mailbox (and so may eat an edge).
 _EDGE_EATING_OPTS = frozenset({zmq.SUBSCRIBE, zmq.UNSUBSCRIBE})
@@ -57,7 +58,20 @@ _EDGE_EATING_OPTS = frozenset({zmq.SUBSCRIBE, zmq.UNSUBSCRIBE})
 class ZSocket:
     """A ``zmq.Socket`` usable by many trio tasks at once; see the module docstring."""
 
-    __slots__ = ("_lots", "_on_close", "_waiting", "_watch", "_watch_flag", "closed", "fd", "z")
+    __slots__ = (
+        "_ev",
+        "_fresh",
+        "_lots",
+        "_on_close",
+        "_rlot",
+        "_waiting",
+        "_watch",
+        "_watch_flag",
+        "_wlot",
+        "closed",
+        "fd",
+        "z",
+    )
 
     def __init__(
         self, zsock: zmq.Socket[bytes], *, on_close: Callable[[ZSocket], None] | None = None
@@ -65,7 +79,15 @@ class ZSocket:
         self.z = zsock
         self.fd: int = zsock.FD
         self.closed = False
-        self._lots: dict[int, ParkingLot] = {POLLIN: ParkingLot(), POLLOUT: ParkingLot()}
+        self._rlot = ParkingLot()
+        self._wlot = ParkingLot()
+        self._lots: dict[int, ParkingLot] = {POLLIN: self._rlot, POLLOUT: self._wlot}
+        # ``_ev`` is the last ``EVENTS`` read; ``_fresh`` says that nothing processed the
+        # command mailbox since (every other zmq call clears it). While fresh, the read still
+        # stands for the edge rule: a change since then has made the fd readable, so a
+        # waiter may sleep on the fd without reading ``EVENTS`` again.
+        self._ev = 0
+        self._fresh = False
         self._watch: trio.CancelScope | None = None
         self._watch_flag = 0
         self._waiting = 0
@@ -77,17 +99,21 @@ class ZSocket:
         self._check_open()
         if isinstance(value, str):
             value = value.encode()
+        self._fresh = False
         self.z.setsockopt(option, value)
         if option in _EDGE_EATING_OPTS and self._waiting:
-            self._wake(self.z.getsockopt(EVENTS))  # type: ignore[arg-type]
+            self._wake(self._events())
 
     def getsockopt(self, option: int) -> Any:
         """Read an option; reading ``EVENTS`` wakes whoever it concerns (it eats edges)."""
         self._check_open()
-        value = self.z.getsockopt(option)
-        if option == zmq.EVENTS and self._waiting:
-            self._wake(value)  # type: ignore[arg-type]
-        return value
+        if option == EVENTS:
+            value: Any = self._events()
+            if self._waiting:
+                self._wake(value)
+            return value
+        self._fresh = False
+        return self.z.getsockopt(option)
 
     def events(self) -> int:
         """``EVENTS`` read safely: the diagnostic for a hang (POLLIN set = lost wake-up)."""
@@ -101,13 +127,15 @@ class ZSocket:
 
     def connect(self, url: str) -> None:
         self._check_open()
+        self._fresh = False
         self.z.connect(url)
         if self._waiting:
-            self._wake(self.z.getsockopt(EVENTS))  # type: ignore[arg-type]
+            self._wake(self._events())
 
     def bind(self, url: str) -> str:
         """Bind and return the actual endpoint (useful with ``tcp://127.0.0.1:*``)."""
         self._check_open()
+        self._fresh = False
         self.z.bind(url)
         return str(self.z.getsockopt(zmq.LAST_ENDPOINT).decode())  # type: ignore[union-attr]
 
@@ -116,17 +144,28 @@ class ZSocket:
             raise trio.ClosedResourceError("zmq socket is closed")
 
     # -- waking ---------------------------------------------------------------------------
+    def _events(self) -> int:
+        """Read ``EVENTS`` (processing the command mailbox, so re-arming the fd edge)."""
+        ev: int = self.z.getsockopt(EVENTS)  # type: ignore[assignment]
+        self._ev = ev
+        self._fresh = True
+        return ev
+
     def _wake(self, ev: int) -> None:
         """Call after anything processed the command mailbox (so maybe ate someone's edge)."""
-        lots = self._lots
-        for flag, lot in lots.items():
-            if ev & flag and lot:
-                lot.unpark()  # one per ready direction: a chain, not a herd
+        rlot = self._rlot
+        wlot = self._wlot
+        if ev & POLLIN and rlot:
+            rlot.unpark()  # one per ready direction: a chain, not a herd
+        if ev & POLLOUT and wlot:
+            wlot.unpark()
         if self._watch is not None:
             if ev & self._watch_flag:
                 self._watch.cancel()  # kick the fd sleeper: its edge may be gone
-        elif lot := lots[POLLIN] or lots[POLLOUT]:
-            lot.unpark()  # nobody on the fd: promote a parked task to watcher
+        elif rlot:
+            rlot.unpark()  # nobody on the fd: promote a parked task to watcher
+        elif wlot:
+            wlot.unpark()
 
     async def _wait(self, flag: int) -> bool:
         """Wait until ``EVENTS`` has ``flag``; False when it was already set (no sleep)."""
@@ -134,13 +173,14 @@ class ZSocket:
         self._waiting += 1
         try:
             while not self.closed:
-                ev: int = self.z.getsockopt(EVENTS)  # type: ignore[assignment]
-                self._wake(ev)
+                ev = self._ev if self._fresh else self._events()
+                if self._waiting > 1:  # alone, there is nobody to wake
+                    self._wake(ev)
                 if ev & flag:
                     return slept
                 slept = True
                 if self._watch is not None:  # someone is on the fd already
-                    await self._lots[flag].park()
+                    await (self._rlot if flag == POLLIN else self._wlot).park()
                 else:
                     with trio.CancelScope() as self._watch:
                         self._watch_flag = flag
@@ -148,7 +188,9 @@ class ZSocket:
                             await wait_readable(self.fd)
                         finally:
                             self._watch = None
-                            self._wake(0)  # hand the watch over to a parked task
+                            if self._waiting > 1:
+                                self._wake(0)  # hand the watch over to a parked task
+                self._fresh = False  # the fd fired or someone woke us: read again
             raise trio.ClosedResourceError("zmq socket was closed")
         finally:
             self._waiting -= 1
@@ -156,18 +198,23 @@ class ZSocket:
     async def _op(self, fn: Callable[..., T], flag: int, *args: Any, **kw: Any) -> T:
         await checkpoint_if_cancelled()  # Cancelled here => nothing happened
         refused = False
+        slept = False
         while not self.closed:
+            self._fresh = False
             try:
                 result = fn(*args, NOBLOCK, **kw)
             except zmq.Again:
                 # EVENTS says ready yet the op refuses again (ROUTER_MANDATORY...): don't spin.
-                if not await self._wait(flag) and refused:
+                if await self._wait(flag):
+                    slept = True
+                elif refused:
                     raise
                 refused = True
                 continue
             if self._waiting:  # our call may have eaten their edge
-                self._wake(self.z.getsockopt(EVENTS))  # type: ignore[arg-type]
-            await cancel_shielded_checkpoint()  # done => never raise Cancelled now
+                self._wake(self._events())
+            if not slept:  # sleeping was this call's schedule point
+                await cancel_shielded_checkpoint()  # done => never raise Cancelled now
             return result
         raise trio.ClosedResourceError("zmq socket is closed")
 
@@ -176,7 +223,28 @@ class ZSocket:
         self, parts: Sequence[SendPart], *, copy: bool = True, track: bool = False
     ) -> None:
         """Send one multipart message (atomic: all frames or, on Cancelled, none)."""
-        await self._op(self.z.send_multipart, POLLOUT, parts, copy=copy, track=track)
+        if copy and not track:
+            await self._op(self._send_parts, POLLOUT, parts)
+        else:
+            await self._op(self.z.send_multipart, POLLOUT, parts, copy=copy, track=track)
+
+    def _send_parts(self, parts: Sequence[SendPart], flags: int) -> None:
+        """``z.send_multipart(parts, flags)`` with int flags (``flags`` is NOBLOCK).
+
+        pyzmq's version spends an enum operation per frame; frames that are not all
+        ``bytes`` go through it (it type-checks every frame before sending the first, so a
+        bad frame never leaves half a message queued).
+        """
+        z = self.z
+        for p in parts:
+            if type(p) is not bytes:
+                z.send_multipart(parts, flags)
+                return
+        send = z.send
+        last = len(parts) - 1
+        for i in range(last):
+            send(parts[i], NOBLOCK_SNDMORE)  # the first accepted => the rest are too
+        send(parts[last], NOBLOCK)
 
     def send_multipart_nowait(self, parts: Sequence[SendPart]) -> bool:
         """Send at once if libzmq takes the message now; False (nothing sent) otherwise.
@@ -186,15 +254,16 @@ class ZSocket:
         kept) and, like every operation, wakes waiters whose edge it may have eaten.
         """
         self._check_open()
-        if self._lots[POLLOUT] or (self._watch is not None and self._watch_flag == POLLOUT):
+        if self._wlot or (self._watch is not None and self._watch_flag == POLLOUT):
             return False  # a sender is waiting (parked or on the fd): don't overtake it
+        self._fresh = False
         try:
-            self.z.send_multipart(parts, NOBLOCK)
+            self._send_parts(parts, NOBLOCK)
         except zmq.Again:
             return False
         finally:
             if self._waiting:
-                self._wake(self.z.getsockopt(EVENTS))  # type: ignore[arg-type]
+                self._wake(self._events())
         return True
 
     async def recv_multipart(self) -> Frames:
@@ -208,36 +277,50 @@ class ZSocket:
     async def recv_batch(self, max_msgs: int = 512) -> list[Frames]:
         """Receive 1 to ``max_msgs`` queued messages for one checkpoint (streams).
 
-        The stream reader's path, so it avoids exceptions: it reads ``EVENTS`` (cheap, and
-        the read is what re-arms the fd edge) before each receive instead of letting a
-        receive fail with ``Again``, and builds each multipart message from frames' ``more``
-        flags instead of a ``RCVMORE`` lookup per frame.
+        The stream reader's path, so it avoids exceptions and redundant mailbox reads: it
+        reads ``EVENTS`` (cheap, and the read is what re-arms the fd edge) before each
+        receive instead of letting a receive fail with ``Again``, builds each multipart
+        message from frames' ``more`` flags instead of a ``RCVMORE`` lookup per frame, and
+        when the last read of the previous batch still stands (nothing touched the socket
+        since) goes straight to sleep on the fd. A call that slept has had its schedule
+        point and returns at once.
         """
         await checkpoint_if_cancelled()  # Cancelled here => nothing happened
+        slept = False
         while not self.closed:
             out = self._drain(max_msgs)
             if out:
                 if self._waiting:  # our reads may have eaten their edge
-                    self._wake(self.z.getsockopt(EVENTS))  # type: ignore[arg-type]
-                await cancel_shielded_checkpoint()  # received => never raise Cancelled now
+                    self._wake(self._ev if self._fresh else self._events())
+                if not slept:
+                    await cancel_shielded_checkpoint()  # received => never raise Cancelled
                 return out
-            await self._wait(POLLIN)
+            if await self._wait(POLLIN):
+                slept = True
         raise trio.ClosedResourceError("zmq socket is closed")
 
     def _drain(self, max_msgs: int) -> list[Frames]:
         z = self.z
         recv = z.recv
+        get = z.getsockopt
         out: list[Frames] = []
-        while len(out) < max_msgs and z.getsockopt(EVENTS) & POLLIN:  # type: ignore[operator]
+        ev: int = self._ev if self._fresh else get(EVENTS)  # type: ignore[assignment]
+        while ev & POLLIN:
+            self._fresh = False
             try:
                 frame = recv(NOBLOCK, copy=False)
             except zmq.Again:  # EVENTS and recv disagree for a moment: wait for the edge
-                break
+                return out
             parts = [frame.bytes]
             while frame.more:  # a multipart message is atomic: the rest is there
                 frame = recv(NOBLOCK, copy=False)
                 parts.append(frame.bytes)
             out.append(parts)
+            if len(out) >= max_msgs:
+                return out
+            ev = get(EVENTS)  # type: ignore[assignment]
+        self._ev = ev
+        self._fresh = True
         return out
 
     # -- closing --------------------------------------------------------------------------
