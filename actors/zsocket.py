@@ -61,12 +61,12 @@ class ZSocket:
     __slots__ = (
         "_ev",
         "_fresh",
+        "_kicked",
         "_lots",
         "_on_close",
         "_rlot",
         "_waiting",
         "_watch",
-        "_watch_flag",
         "_wlot",
         "closed",
         "fd",
@@ -88,8 +88,10 @@ class ZSocket:
         # waiter may sleep on the fd without reading ``EVENTS`` again.
         self._ev = 0
         self._fresh = False
-        self._watch: trio.CancelScope | None = None
-        self._watch_flag = 0
+        # The direction the watcher (the one task sleeping on the fd) waits for; None: no
+        # watcher. ``_kicked``: it was told to re-read EVENTS (see _wake).
+        self._watch: int | None = None
+        self._kicked = False
         self._waiting = 0
         self._on_close = on_close
 
@@ -159,9 +161,14 @@ class ZSocket:
             rlot.unpark()  # one per ready direction: a chain, not a herd
         if ev & POLLOUT and wlot:
             wlot.unpark()
-        if self._watch is not None:
-            if ev & self._watch_flag:
-                self._watch.cancel()  # kick the fd sleeper: its edge may be gone
+        watch = self._watch
+        if watch is not None:
+            if ev & watch and not self._kicked:
+                # Kick the fd sleeper (its edge may be gone). notify_closing is trio's way to
+                # abort a wait_readable from outside (the sleeper sees ClosedResourceError
+                # while ``closed`` is False); cheaper than a CancelScope around every wait.
+                self._kicked = True
+                notify_closing(self.fd)
         elif rlot:
             rlot.unpark()  # nobody on the fd: promote a parked task to watcher
         elif wlot:
@@ -182,14 +189,18 @@ class ZSocket:
                 if self._watch is not None:  # someone is on the fd already
                     await (self._rlot if flag == POLLIN else self._wlot).park()
                 else:
-                    with trio.CancelScope() as self._watch:
-                        self._watch_flag = flag
-                        try:
-                            await wait_readable(self.fd)
-                        finally:
-                            self._watch = None
-                            if self._waiting > 1:
-                                self._wake(0)  # hand the watch over to a parked task
+                    self._watch = flag
+                    self._kicked = False
+                    try:
+                        await wait_readable(self.fd)
+                    except trio.ClosedResourceError:
+                        if self.closed:
+                            raise
+                        # kicked by _wake: not closed, just read EVENTS again
+                    finally:
+                        self._watch = None
+                        if self._waiting > 1:
+                            self._wake(0)  # hand the watch over to a parked task
                 self._fresh = False  # the fd fired or someone woke us: read again
             raise trio.ClosedResourceError("zmq socket was closed")
         finally:
@@ -254,7 +265,7 @@ class ZSocket:
         kept) and, like every operation, wakes waiters whose edge it may have eaten.
         """
         self._check_open()
-        if self._wlot or (self._watch is not None and self._watch_flag == POLLOUT):
+        if self._wlot or self._watch == POLLOUT:
             return False  # a sender is waiting (parked or on the fd): don't overtake it
         self._fresh = False
         try:
