@@ -40,7 +40,7 @@ import msgspec
 from jupyter_client.protocol import headers
 from jupyter_client.protocol.adapter import adapt
 from jupyter_client.protocol.headers import extract_header, utc
-from jupyter_client.protocol.jsonutil import _header_dates
+from jupyter_client.protocol.jsonutil import _header_dates, _parent_dates
 from jupyter_client.protocol.packers import (
     _FAST_DECODE,
     _FAST_ENCODE,
@@ -52,6 +52,13 @@ from jupyter_client.protocol.signing import cull_digest_history
 from jupyter_client.protocol.version import protocol_version
 
 DELIM = b"<IDS|MSG>"
+
+# Parsed parent headers by raw frame (default unpacker only): every reply and IOPub message
+# caused by one request repeats its parent header byte for byte. Values are private
+# originals; callers always get a fresh copy. Bounded by clearing (a handful of requests are
+# in flight at a time).
+_parent_cache: dict[bytes, dict[str, Any]] = {}
+_PARENT_CACHE_MAX = 256
 
 
 class MessageError(ValueError, TypeError):
@@ -232,16 +239,19 @@ class SessionCodec(SessionOptions):
             if content:  # only consuming reads count; a content=False peek may be re-read
                 self._add_digest(signature)
         unpack = self._unpack
+        shared = None
         try:
             if unpack is fast_json_unpacker:
                 try:
                     dec = _FAST_DECODE
                     header = dec(p_header)
-                    parent = dec(p_parent)
+                    shared = _parent_cache.get(p_parent)
+                    parent = dec(p_parent) if shared is None else shared.copy()
                     metadata = dec(p_metadata)
                     body = dec(p_content) if content else p_content
                 except (msgspec.DecodeError, UnicodeDecodeError):
                     unpack = fast_json_unpacker  # lenient retry, frame by frame
+                    shared = None
                     header = unpack(p_header)
                     parent = unpack(p_parent)
                     metadata = unpack(p_metadata)
@@ -264,8 +274,11 @@ class SessionCodec(SessionOptions):
             raise MessageError(f"header has no {e.args[0]!r}") from None
         try:
             _header_dates(header)
-            if parent:
-                _header_dates(parent)
+            if parent and shared is None:
+                if _parent_dates(parent) and unpack is fast_json_unpacker:
+                    if len(_parent_cache) >= _PARENT_CACHE_MAX:
+                        _parent_cache.clear()
+                    _parent_cache[p_parent] = parent.copy()
             buffers = [memoryview(b) for b in msg_list[5:]] if n > 5 else []
         except Exception as e:
             raise MessageError(f"bad message: {type(e).__name__}: {e}") from None

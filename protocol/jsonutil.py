@@ -142,6 +142,42 @@ def _header_dates(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _parent_dates(d: dict[str, Any]) -> bool:
+    """:func:`_header_dates` for a parent header; True when the result may be shared.
+
+    Same conversion, in place. The result may be shared (the caller caches a copy by the raw
+    frame: every reply to one request repeats its parent header) when it holds only scalars
+    and memoised aware datetimes: no containers (a shallow copy would share them) and no
+    naive timestamp (each parse must warn).
+    """
+    shareable = True
+    for k, v in d.items():
+        t = type(v)
+        if t is str:
+            if 19 <= len(v) <= 32 and v[10] == "T" and v[4] == "-":
+                dt = _date_cache.get(v)
+                if dt is None:
+                    if ISO8601_PAT.match(v) is None:
+                        continue
+                    dt = _parse_matched(v)
+                    if dt.tzinfo is None:
+                        d[k] = _ensure_tzinfo(dt, stacklevel=5)
+                        shareable = False
+                        continue
+                    if len(_date_cache) >= _DATE_CACHE_MAX:
+                        _date_cache.clear()
+                    _date_cache[v] = dt
+                d[k] = dt
+        elif t not in _SCALARS:
+            shareable = False
+            if isinstance(v, (dict, list, tuple)):
+                d[k] = extract_dates(v)
+    return shareable
+
+
 def squash_dates(obj: Any) -> Any:
     """Recursively replace datetimes by their ``isoformat()`` strings (copying containers)."""
     if isinstance(obj, dict):
