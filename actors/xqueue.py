@@ -180,6 +180,9 @@ class CrossQueue(Generic[T]):
 
     def get_blocking(self, timeout: float | None = None) -> T:
         """Block the calling thread; ``queue.Empty`` after ``timeout`` seconds."""
+        with self._lock:  # fast path: no waiter (a lock) to build when an item is there
+            if self._items:
+                return self._items.popleft()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             waiter = _ThreadWaiter()

@@ -12,7 +12,10 @@ the async one, ``send`` synchronous on both).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import trio
 
 from jupyter_client.actors.heartbeat import Heart, HeartbeatActor
 from jupyter_client.actors.xqueue import CrossQueue
@@ -75,7 +78,13 @@ class ZMQSocketChannel(ChannelABC):
         buffers = msg.get("buffers")
         if buffers:
             frames.extend(buffers)
-        link.home.run_soon(link.post, self._name, frames)
+        home = link.home
+        if trio.lowlevel.in_trio_run() or home.closed:
+            home.run_soon(link.post, self._name, frames)
+        else:
+            # A plain thread (the blocking client): what ``home.run_soon`` does there, minus
+            # its "am I in the home's run?" test, which costs a raised exception per send.
+            home.token.run_sync_soon(_post_logged, link.post, self._name, frames)
 
     # -- lifetime (the client starts and stops the actor) -----------------------------------
     def start(self) -> None:
@@ -89,6 +98,13 @@ class ZMQSocketChannel(ChannelABC):
 
     def is_alive(self) -> bool:
         return self._link is not None and self._queue.closed is None
+
+
+def _post_logged(post: Callable[[str, Any], None], name: str, frames: Any) -> None:
+    try:
+        post(name, frames)
+    except Exception:
+        log.exception("posting to the %s channel failed in the actor runtime", name)
 
 
 class AsyncZMQSocketChannel(ZMQSocketChannel):
