@@ -31,6 +31,7 @@ import zmq
 from trio_util import AsyncValue
 
 from jupyter_client.actors.actor import Actor, Reply
+from jupyter_client.actors.curve import CurveClient
 from jupyter_client.actors.wire import Decoder, Msg, SessionLike, parent_msg_id
 from jupyter_client.actors.xqueue import CrossQueue
 from jupyter_client.actors.zsocket import ZContext, ZSocket
@@ -57,6 +58,7 @@ class ChannelActor(Actor):
         *,
         name: str = "shell",
         identity: bytes | None = None,
+        curve: CurveClient | None = None,
     ) -> None:
         super().__init__(f"{name}-channel")
         self.channel = name
@@ -64,6 +66,8 @@ class ChannelActor(Actor):
         self.session = session
         self.url = url
         self.identity = identity
+        #: CURVE client settings, applied to every socket this actor opens (None: plain).
+        self.curve = curve
         self.queue: CrossQueue[Msg] = CrossQueue()
         self.decoder = Decoder(session, self.name)
         #: The url the socket is connected to, or None (observable for handles/supervisors).
@@ -87,6 +91,8 @@ class ChannelActor(Actor):
         sock = self.ctx.socket(zmq.DEALER)
         if self.identity:
             sock.setsockopt(zmq.IDENTITY, self.identity)  # before connect, or it is ignored
+        if self.curve is not None:
+            self.curve.apply(sock)  # before connect: the handshake starts on connect
         self._sock = sock
         if self.url:
             sock.connect(self.url)

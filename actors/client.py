@@ -24,6 +24,7 @@ import trio
 
 from jupyter_client.actors.actor import Actor
 from jupyter_client.actors.channels import ChannelActor, ChannelClosed
+from jupyter_client.actors.curve import CurveClient
 from jupyter_client.actors.heartbeat import HeartbeatActor
 from jupyter_client.actors.iopub import IOPubActor
 from jupyter_client.actors.wire import SessionLike, channel_url
@@ -101,6 +102,9 @@ class KernelChannels(Actor):
         self.hb: HeartbeatActor | None = None
         self._identity = identity
         self._time_to_dead = time_to_dead
+        #: CURVE client settings when ``info`` carries the kernel's ``curve_publickey``: one
+        #: ephemeral client keypair for all five sockets of this connection (see actors/curve).
+        self.curve = curve = CurveClient.from_info(info)
         # Children need a context to build sockets; it is created in lifetime(), so the
         # children are built there too, but their queues must exist now: build the
         # actors with a placeholder context that lifetime() replaces before they run.
@@ -108,15 +112,20 @@ class KernelChannels(Actor):
         for name in REQUEST_CHANNELS:
             if wanted[name]:
                 actor = ChannelActor(
-                    placeholder, session, channel_url(info, name), name=name, identity=identity
+                    placeholder,
+                    session,
+                    channel_url(info, name),
+                    name=name,
+                    identity=identity,
+                    curve=curve,
                 )
                 self.requests[name] = actor
                 self.outboxes[name] = _Outbox(actor)
         if iopub:
-            self.iopub = IOPubActor(placeholder, session, channel_url(info, "iopub"))
+            self.iopub = IOPubActor(placeholder, session, channel_url(info, "iopub"), curve=curve)
         if hb:
             self.hb = HeartbeatActor(
-                placeholder, channel_url(info, "hb"), time_to_dead=time_to_dead
+                placeholder, channel_url(info, "hb"), time_to_dead=time_to_dead, curve=curve
             )
 
     def children(self) -> list[Actor]:

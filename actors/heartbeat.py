@@ -23,6 +23,7 @@ import zmq
 from trio_util import AsyncValue
 
 from jupyter_client.actors.actor import Actor
+from jupyter_client.actors.curve import CurveClient
 from jupyter_client.actors.zsocket import ZContext, ZSocket
 
 
@@ -51,11 +52,14 @@ class HeartbeatActor(Actor):
         time_to_dead: float = DEFAULT_TIME_TO_DEAD,
         on_heart_stopped: Callable[[float], None] | None = None,
         name: str = "hb",
+        curve: CurveClient | None = None,
     ) -> None:
         super().__init__(f"{name}-channel")
         self.ctx = ctx
         self.url = url
         self.time_to_dead = time_to_dead
+        #: CURVE client settings, applied to every socket this actor opens (None: plain).
+        self.curve = curve
         self.on_heart_stopped = on_heart_stopped
         self.heart: AsyncValue[Heart] = AsyncValue(Heart.WAITING)
         #: Consecutive missed beats (0 after an answered ping).
@@ -81,6 +85,8 @@ class HeartbeatActor(Actor):
 
     def _open(self) -> None:
         sock = self.ctx.socket(zmq.DEALER)
+        if self.curve is not None:
+            self.curve.apply(sock)  # before connect: the handshake starts on connect
         sock.connect(self.url)
         self._sock = sock
         self._since = trio.current_time()

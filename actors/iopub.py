@@ -25,6 +25,7 @@ from trio_util import AsyncValue
 
 from jupyter_client.actors.actor import Actor, ActorState
 from jupyter_client.actors.channels import ChannelClosed
+from jupyter_client.actors.curve import CurveClient
 from jupyter_client.actors.wire import Decoder, Msg, SessionLike
 from jupyter_client.actors.xqueue import CrossQueue
 from jupyter_client.actors.zsocket import ZContext, ZSocket
@@ -44,6 +45,7 @@ class IOPubActor(Actor):
         name: str = "iopub",
         default_consumer: bool = True,
         batch_size: int = 512,
+        curve: CurveClient | None = None,
     ) -> None:
         super().__init__(f"{name}-channel")
         self.channel = name
@@ -51,6 +53,8 @@ class IOPubActor(Actor):
         self.session = session
         self.url = url
         self.batch_size = batch_size
+        #: CURVE client settings, applied to every socket this actor opens (None: plain).
+        self.curve = curve
         self.decoder = Decoder(session, self.name)
         self.queue: CrossQueue[Msg] | None = CrossQueue() if default_consumer else None
         self._consumers: list[CrossQueue[Msg]] = [self.queue] if self.queue is not None else []
@@ -107,6 +111,8 @@ class IOPubActor(Actor):
     def _open(self) -> None:
         sock = self.ctx.socket(zmq.SUB)
         sock.setsockopt(zmq.RCVHWM, 0)
+        if self.curve is not None:
+            self.curve.apply(sock)  # before connect: the handshake starts on connect
         for topic in self._topics:
             sock.subscribe(topic)  # before connect: the subscription goes out on connect
         self._sock = sock

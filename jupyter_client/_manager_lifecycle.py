@@ -19,6 +19,7 @@ from uuid import uuid4
 
 from jupyter_client._lifecycle import await_future, in_pending_state, sleep
 from jupyter_client.kernelspec import NoSuchKernel
+from jupyter_client.protocol.curve import spec_supports_curve
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
 __all__ = ["KernelLifecycleMixin"]
@@ -103,8 +104,9 @@ class KernelLifecycleMixin:
         spec = self.kernel_spec
         if spec is None:
             raise NoSuchKernel(self.kernel_name)
-        supported = (spec.metadata or {}).get("supported_encryption", [])
-        if policy == "required" and "curve" not in supported:
+        # Checked before the provisioner writes anything: `required` must never start a
+        # kernel whose spec does not promise to honour the keys (it would run in clear text).
+        if policy == "required" and not spec_supports_curve(spec.metadata):
             raise RuntimeError(
                 "transport_encryption='required' but kernelspec does not declare 'curve' in "
                 "`metadata.supported_encryption`."

@@ -233,6 +233,15 @@ class LocalPortCache(SingletonConfigurable):
         self._allocator.release(port)
 
 
+class _Z85Key(Bytes):
+    """A ``Bytes`` trait for a Z85 CurveZMQ key that also takes the key as ``str``."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.encode("ascii")
+        return super().validate(obj, value)
+
+
 class ConnectionFileMixin(LoggingConfigurable):
     """Connection-file and socket plumbing shared by kernel managers and clients.
 
@@ -280,8 +289,10 @@ class ConnectionFileMixin(LoggingConfigurable):
     control_port = Integer(0, config=True, help="set the control (ROUTER) port [default: random]")
 
     # CurveZMQ keypair of the kernel (Z85 bytes), None unless the kernel uses CurveZMQ.
-    curve_publickey = Bytes(allow_none=True, default_value=None)
-    curve_secretkey = Bytes(allow_none=True, default_value=None)
+    # str is accepted too: get_connection_info() hands them out as str, and km.client()
+    # passes that dict as trait values (upstream 8.9.1 raises TraitError there).
+    curve_publickey = _Z85Key(allow_none=True, default_value=None)
+    curve_secretkey = _Z85Key(allow_none=True, default_value=None)
 
     _random_port_names: list[str] | None = None
 

@@ -40,6 +40,7 @@ import zmq
 from trio_util import AsyncValue
 
 from jupyter_client.actors.actor import Actor
+from jupyter_client.actors.curve import CurveClient
 from jupyter_client.actors.heartbeat import HeartbeatActor
 from jupyter_client.actors.process import ExitInfo, ProcessActor
 from jupyter_client.actors.wire import SessionLike, channel_url
@@ -305,15 +306,21 @@ class KernelActor(Actor):
             with inc.scope:
                 async with trio.open_nursery() as nursery:
                     info = inc.spec.connection_info
+                    # The kernel's sockets are CURVE servers when the info carries its key:
+                    # our control socket and heartbeat must be CURVE clients, or the kernel
+                    # silently drops them (a hang the heartbeat would misreport).
+                    curve = CurveClient.from_info(info)
                     if "control_port" in info and "ip" in info:
                         inc.session = self.session_factory(info)
                         inc.control = self.ctx.socket(zmq.DEALER)
+                        if curve is not None:
+                            curve.apply(inc.control)
                         inc.control.connect(channel_url(info, "control"))
                     if self.heartbeat is not None and "hb_port" in info and "ip" in info:
                         inc.hb = HeartbeatActor(
                             self.ctx, channel_url(info, "hb"), time_to_dead=self.heartbeat,
                             on_heart_stopped=lambda _since: self._on_missed_beat(inc),
-                            name=f"{self.name}-hb",
+                            name=f"{self.name}-hb", curve=curve,
                         )  # fmt: skip
                         await nursery.start(inc.hb.run)
                         nursery.start_soon(self._note_beats, inc)

@@ -39,6 +39,7 @@ from jupyter_client.actors.process import ExitInfo, ProcessActor
 from jupyter_client.actors.runtime import Home, home_for_caller, runtime_home
 from jupyter_client.connect import KernelConnectionInfo, LocalPortCache
 from jupyter_client.localinterfaces import is_local_ip, local_ips
+from jupyter_client.protocol.curve import curve_wanted
 from jupyter_client.provisioning._hosting import HostedKernels, hosted_kernels_for
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from jupyter_client.supervisor.host import KernelHost
@@ -306,12 +307,10 @@ class LocalProvisioner(KernelProvisionerBase):
         return await super().pre_launch(cmd=cmd, **kwargs)
 
     def _curve_enabled(self, policy: str) -> bool:
-        if policy == "required":
-            return True
-        if policy != "auto" or self.kernel_spec is None:
-            return False
-        supported = (self.kernel_spec.metadata or {}).get("supported_encryption", [])
-        return "curve" in supported
+        """Keys for ``required`` always, for ``auto`` only if the spec declares curve: a
+        kernel that ignores the keys would leave our CURVE clients unable to connect."""
+        metadata = self.kernel_spec.metadata if self.kernel_spec is not None else None
+        return curve_wanted(str(policy), metadata)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         """Start the kernel through its actor (created, in its host, on first launch)."""
