@@ -1,0 +1,105 @@
+"""Transport encryption rows: what CurveZMQ costs per execute round trip, ours vs upstream.
+
+Two ipykernels (from .venv-kernel) are launched from connection files we write: one plain,
+one with a CurveZMQ server keypair (ipykernel then makes every bound socket a CURVE server).
+Rows: our blocking client's round trip with encryption on vs off (the overhead of encryption,
+so the "upstream" column holds *ours without encryption*), and ours vs upstream's blocking
+client, both with encryption on.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+import zmq
+
+from bench.common import Context, Row
+from jupyter_client import BlockingKernelClient, write_connection_file
+
+N_RT = 1000
+
+
+def _launch(kernel_python: str, curve: bool) -> tuple[subprocess.Popen[bytes], str, str]:
+    d = tempfile.mkdtemp(prefix="jc-bench-curve-")
+    keys: dict[str, bytes] = {}
+    if curve:
+        public, secret = zmq.curve_keypair()
+        keys = {"curve_publickey": public, "curve_secretkey": secret}
+    cf, _ = write_connection_file(os.path.join(d, "kernel.json"), **keys)  # type: ignore[arg-type]
+    proc = subprocess.Popen(
+        [kernel_python, "-m", "ipykernel_launcher", "-f", cf],
+        cwd=d,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, cf, d
+
+
+def _kill(proc: subprocess.Popen[bytes], cf: str, d: str) -> None:
+    proc.kill()
+    proc.wait()
+    os.unlink(cf)
+    os.rmdir(d)
+
+
+def _ours(cf: str) -> dict[str, float]:
+    kc = BlockingKernelClient(connection_file=cf)
+    kc.load_connection_file()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+
+    def roundtrip() -> None:
+        msg_id = kc.execute("pass")
+        while True:
+            m = kc.get_iopub_msg(timeout=10)
+            if (
+                m["parent_header"].get("msg_id") == msg_id
+                and m["msg_type"] == "status"
+                and m["content"]["execution_state"] == "idle"
+            ):
+                break
+        while kc.get_shell_msg(timeout=10)["parent_header"].get("msg_id") != msg_id:
+            pass
+
+    for _ in range(50):
+        roundtrip()
+    lat = []
+    c0 = time.process_time()
+    for _ in range(N_RT):
+        t0 = time.perf_counter()
+        roundtrip()
+        lat.append(time.perf_counter() - t0)
+    cpu = (time.process_time() - c0) / N_RT
+    kc.stop_channels()
+    return {"median_s": statistics.median(lat), "cpu_per_rt_s": cpu}
+
+
+def run(ctx: Context) -> list[Row]:
+    results: dict[str, dict[str, float]] = {}
+    for curve in (False, True):
+        proc, cf, d = _launch(ctx.kernel_python, curve)
+        try:
+            results["on" if curve else "off"] = _ours(cf)
+            if curve:
+                results["upstream_on"] = ctx.upstream(
+                    "client_upstream.py", cf, "blocking", str(N_RT), "0"
+                )
+        finally:
+            _kill(proc, cf, d)
+    us = 1e6
+    on, off, up = results["on"], results["off"], results["upstream_on"]
+    return [
+        Row("curve", "execute rt median, ours: on (vs off)", on["median_s"] * us,
+            off["median_s"] * us, "µs", target="overhead only"),
+        Row("curve", "client CPU per rt, ours: on (vs off)", on["cpu_per_rt_s"] * us,
+            off["cpu_per_rt_s"] * us, "µs", target="overhead only"),
+        Row("curve", "execute rt median, curve on", on["median_s"] * us,
+            up["median_s"] * us, "µs", target="<= upstream"),
+        Row("curve", "client CPU per rt, curve on", on["cpu_per_rt_s"] * us,
+            up["cpu_per_rt_s"] * us, "µs", target=">=2x"),
+    ]  # fmt: skip
