@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from getpass import getpass
 from typing import Any
 
@@ -132,3 +133,9 @@ class AsyncKernelClient(KernelClient):
     list_subshell = reqrep(_recv_reply, KernelClient.list_subshell, channel="control")
     delete_subshell = reqrep(_recv_reply, KernelClient.delete_subshell, channel="control")
     execute_in_subshell = reqrep(_recv_reply, KernelClient.execute_in_subshell)
+
+
+# Upstream ships this module as a package whose classes live in ``.client``; Jupyter Server
+# imports ``jupyter_client.asynchronous.client``. Registering this module under that name too
+# makes the import resolve (the import system checks ``sys.modules`` after loading the parent).
+sys.modules[f"{__name__}.client"] = sys.modules[__name__]

@@ -263,7 +263,9 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
             if self.context.closed:
                 self.context = zmq.Context()
                 self._created_context = True
-            self._control_socket = self.connect_control()
+            # A plain socket even where ``connect_control`` hands out tornado streams (the
+            # IOLoop managers under a running loop): this one is used from any thread.
+            self._control_socket = self._create_connected_socket("control")
             self._control_socket.linger = 100
 
     def _close_control_socket(self) -> None:

@@ -1,15 +1,22 @@
 """Kernel managers with automatic restarts (upstream's ``jupyter_client.ioloop.manager``).
 
 ``autorestart`` (default True) attaches a restarter when the kernel starts: its restart policy
-runs inside the kernel actor, which acts on the kernel's exit event. Upstream's
-``connect_*`` return tornado ZMQStreams here; without tornado we return the plain pyzmq
-sockets (deliberate difference: no tornado dependency).
+runs inside the kernel actor, which acts on the kernel's exit event.
+
+Upstream's ``connect_*`` return tornado ``ZMQStream``s here, and Jupyter Server relies on that
+(it calls ``on_recv`` on them). We do the same whenever there is a tornado loop to attach the
+stream to: the ``loop`` trait, or the asyncio loop running in the calling thread (which is
+tornado's current IOLoop). Without tornado, or called outside any loop, they return the plain
+pyzmq socket, since a stream with no loop to run it would never deliver anything and creating
+one would leave an event loop behind.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import zmq
 from traitlets import Any as AnyTrait
 from traitlets import Instance, Type
 
@@ -18,6 +25,25 @@ from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_client.restarter import KernelRestarter
 
 __all__ = ["AsyncIOLoopKernelManager", "IOLoopKernelManager"]
+
+
+def _as_stream(socket: zmq.Socket, loop: Any) -> Any:
+    """Wrap ``socket`` in a ``ZMQStream`` on ``loop`` (or the running loop), as upstream does.
+
+    Returns the socket itself when tornado is not installed or no loop is available.
+    """
+    try:
+        from tornado.ioloop import IOLoop
+        from zmq.eventloop.zmqstream import ZMQStream
+    except ImportError:
+        return socket
+    if loop is None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return socket
+        loop = IOLoop.current()
+    return ZMQStream(socket, loop)
 
 
 class _RestarterMixin:
@@ -47,6 +73,22 @@ class _RestarterMixin:
     def stop_restarter(self) -> None:
         if self.autorestart and self._restarter is not None:
             self._restarter.stop()
+
+    # Upstream's IOLoop managers hand out ZMQStreams (see the module docstring).
+    def connect_iopub(self, identity: bytes | None = None) -> Any:
+        return _as_stream(super().connect_iopub(identity), self.loop)  # type: ignore[misc]
+
+    def connect_shell(self, identity: bytes | None = None) -> Any:
+        return _as_stream(super().connect_shell(identity), self.loop)  # type: ignore[misc]
+
+    def connect_stdin(self, identity: bytes | None = None) -> Any:
+        return _as_stream(super().connect_stdin(identity), self.loop)  # type: ignore[misc]
+
+    def connect_hb(self, identity: bytes | None = None) -> Any:
+        return _as_stream(super().connect_hb(identity), self.loop)  # type: ignore[misc]
+
+    def connect_control(self, identity: bytes | None = None) -> Any:
+        return _as_stream(super().connect_control(identity), self.loop)  # type: ignore[misc]
 
 
 class IOLoopKernelManager(_RestarterMixin, KernelManager):
