@@ -67,9 +67,11 @@ def _file_keys(km: KernelManager) -> dict[str, str]:
     return {k: v for k, v in info.items() if k.startswith("curve_")}
 
 
-def _sniff_iopub(km: KernelManager, kc: BlockingKernelClient, marker: str) -> bytes:
+def _sniff_iopub(
+    km: KernelManager, kc: BlockingKernelClient, marker: str, duration: float
+) -> bytes:
     """Everything a plain SUB (no CURVE settings) receives on IOPub while ``marker`` is
-    printed repeatedly (enough time for a plain subscription to be live)."""
+    printed repeatedly for up to ``duration`` s (stops early once the marker is seen)."""
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
     sub.linger = 0
@@ -77,7 +79,7 @@ def _sniff_iopub(km: KernelManager, kc: BlockingKernelClient, marker: str) -> by
     sub.connect(f"tcp://{km.ip}:{km.iopub_port}")
     seen = b""
     try:
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + duration
         while time.monotonic() < deadline and marker.encode() not in seen:
             _run_code(kc, f"print({marker!r})")
             while sub.poll(100):
@@ -100,7 +102,9 @@ def test_blocking_client_and_eavesdropper(tmp_path: Path, policy: str) -> None:
         kc.wait_for_ready(timeout=60)
         keys = _file_keys(km)
         marker = f"secret-{uuid.uuid4().hex}"
-        seen = _sniff_iopub(km, kc, marker)
+        # Plain: until seen (a slow machine may take a while to subscribe); encrypted: a
+        # fixed 3 s window in which a plain subscriber would have been live many times over.
+        seen = _sniff_iopub(km, kc, marker, 30.0 if policy == "disabled" else 3.0)
         assert _run_code(kc, "1 + 1")["content"]["status"] == "ok"
         deadline = time.monotonic() + 10
         while not kc.hb_channel.is_beating() and time.monotonic() < deadline:
