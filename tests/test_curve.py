@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from traitlets import TraitError
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.blocking import BlockingKernelClient
+from jupyter_client.ioloop import IOLoopKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_client.protocol.curve import curve_wanted, spec_supports_curve, supported_encryption
@@ -308,3 +310,29 @@ def test_upstream_client_interop(kernel_python: str) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["ok", "42"]
     assert sys.executable != kernel_python
+
+
+def test_automatic_restart_keeps_keys() -> None:
+    """A SIGKILLed kernel relaunched by the supervisor gets the same keypair, so the
+    connected client (whose sockets are CURVE clients of that key) keeps working."""
+    km = IOLoopKernelManager(kernel_name="python3", transport_encryption="required")
+    km.start_kernel()
+    restarts: list[int] = []
+    km.add_restart_callback(lambda: restarts.append(1))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        keys = _file_keys(km)
+        pid = km.provisioner.pid  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not (restarts and km.is_alive() and km.provisioner.pid != pid):  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "no automatic restart"
+            time.sleep(0.05)
+        assert _file_keys(km) == keys
+        kc.wait_for_ready(timeout=60)
+        assert _run_code(kc, "1")["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel()
