@@ -9,7 +9,14 @@ import traceback
 from bench.common import Context, Row, print_rows
 
 # Sections in report order; each is a module in bench/ with run(ctx) -> list[Row].
-SECTIONS = ["session_bench", "client_bench", "manager_bench", "supervisor_bench", "curve_bench"]
+SECTIONS = [
+    "session_bench",
+    "client_bench",
+    "manager_bench",
+    "supervisor_bench",
+    "curve_bench",
+    "import_bench",
+]
 
 
 def main() -> int:
