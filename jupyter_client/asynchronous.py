@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
-from getpass import getpass
 from typing import Any
 
 import sniffio
@@ -20,7 +19,7 @@ from traitlets import Type
 from jupyter_client.actors.xqueue import CrossQueue, wait_any
 from jupyter_client.channels import AsyncZMQSocketChannel, HBChannel
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
-from jupyter_client.client import KernelClient, reqrep
+from jupyter_client.client import KernelClient, prompt_for_input, reqrep
 
 Msg = dict[str, Any]
 
@@ -78,21 +77,11 @@ class AsyncKernelClient(KernelClient):
     async def _stdin_hook_default(self, msg: Msg) -> None:
         """Ask the terminal for input, off the event loop's thread."""
         content = msg["content"]
-        prompt = getpass if content.get("password") else input
-
-        def ask() -> str | None:
-            try:
-                return prompt(content["prompt"])
-            except EOFError:
-                return "\x04"
-            except KeyboardInterrupt:
-                print()
-                return None
-
         if sniffio.current_async_library() == "asyncio":
-            raw = await asyncio.get_running_loop().run_in_executor(None, ask)
+            loop = asyncio.get_running_loop()
+            raw = await loop.run_in_executor(None, prompt_for_input, content)
         else:
-            raw = await trio.to_thread.run_sync(ask)
+            raw = await trio.to_thread.run_sync(prompt_for_input, content)
         if raw is not None:
             self.input(raw)
 

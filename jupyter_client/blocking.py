@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-from getpass import getpass
 from typing import Any
 
 from traitlets import Type
@@ -17,7 +16,7 @@ from traitlets import Type
 from jupyter_client.actors.xqueue import CrossQueue, wait_any_blocking
 from jupyter_client.channels import HBChannel, ZMQSocketChannel
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
-from jupyter_client.client import KernelClient, drive, reqrep
+from jupyter_client.client import KernelClient, drive, prompt_for_input, reqrep
 
 Msg = dict[str, Any]
 
@@ -76,16 +75,9 @@ class BlockingKernelClient(KernelClient):
 
     def _stdin_hook_default(self, msg: Msg) -> None:
         """Ask the terminal for the input the kernel requested (upstream's default hook)."""
-        content = msg["content"]
-        prompt = getpass if content.get("password") else input
-        try:
-            raw_data = prompt(content["prompt"])
-        except EOFError:
-            raw_data = "\x04"
-        except KeyboardInterrupt:
-            print()
-            return
-        self.input(raw_data)
+        raw = prompt_for_input(msg["content"])
+        if raw is not None:
+            self.input(raw)
 
     # Upstream adds reply=/timeout= to these (not to is_complete, on the blocking client).
     execute = reqrep(_recv_reply, KernelClient.execute)

@@ -16,6 +16,7 @@ import queue
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from getpass import getpass
 from typing import Any, TypeVar
 
 from traitlets import Type
@@ -43,6 +44,19 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
         return stop.value
     coro.close()
     raise RuntimeError("a blocking jupyter_client operation tried to suspend (a bug)")
+
+
+def prompt_for_input(content: dict[str, Any]) -> str | None:
+    """Ask the terminal for what an ``input_request`` wants (upstream's default stdin hook):
+    hidden for passwords, ``"\x04"`` on EOF, None (send nothing) on Ctrl-C."""
+    prompt = getpass if content.get("password") else input
+    try:
+        return prompt(content["prompt"])
+    except EOFError:
+        return "\x04"
+    except KeyboardInterrupt:
+        print()
+        return None
 
 
 def validate_string_dict(dct: dict[str, str]) -> None:
