@@ -31,7 +31,7 @@ $(SPEC): $(VENV)/.stamp $(KVENV)/.stamp
 	touch $@
 
 run: setup
-	$(PY) -m jupyter_client.supervisor.demo
+	$(PY) -m jupyter_client.demo
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .

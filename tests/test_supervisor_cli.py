@@ -221,7 +221,7 @@ def test_daemon_and_watch(h: Harness) -> None:
 
 
 def test_make_run_demo() -> None:
-    out = subprocess.run([sys.executable, "-m", "jupyter_client.supervisor.demo"],
+    out = subprocess.run([sys.executable, "-m", "jupyter_client.demo"],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "DEMO OK" in out.stdout and "restarts=1" in out.stdout
