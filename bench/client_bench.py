@@ -27,9 +27,12 @@ N_STREAM = 20000
 STREAM_CODE = "import sys\nfor i in range({n}):\n    sys.stdout.write('x'); sys.stdout.flush()\n"
 
 
-def _launch(kernel_python: str) -> tuple[subprocess.Popen[bytes], str, str]:
+def _launch(
+    kernel_python: str, keys: dict[str, bytes] | None = None
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """An ipykernel on a connection file we write (with CurveZMQ keys when given)."""
     d = tempfile.mkdtemp(prefix="jc-bench-")
-    cf, _ = write_connection_file(os.path.join(d, "kernel.json"))
+    cf, _ = write_connection_file(os.path.join(d, "kernel.json"), **(keys or {}))  # type: ignore[arg-type]
     proc = subprocess.Popen(
         [kernel_python, "-m", "ipykernel_launcher", "-f", cf],
         cwd=d,

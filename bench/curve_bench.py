@@ -9,42 +9,26 @@ client, both with encryption on.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
-import tempfile
 import time
 
 import zmq
 
+from bench.client_bench import _kill
+from bench.client_bench import _launch as launch_kernel_process
 from bench.common import Context, Row
-from jupyter_client import BlockingKernelClient, write_connection_file
+from jupyter_client import BlockingKernelClient
 
 N_RT = 1000
 
 
 def _launch(kernel_python: str, curve: bool) -> tuple[subprocess.Popen[bytes], str, str]:
-    d = tempfile.mkdtemp(prefix="jc-bench-curve-")
     keys: dict[str, bytes] = {}
     if curve:
         public, secret = zmq.curve_keypair()
         keys = {"curve_publickey": public, "curve_secretkey": secret}
-    cf, _ = write_connection_file(os.path.join(d, "kernel.json"), **keys)  # type: ignore[arg-type]
-    proc = subprocess.Popen(
-        [kernel_python, "-m", "ipykernel_launcher", "-f", cf],
-        cwd=d,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return proc, cf, d
-
-
-def _kill(proc: subprocess.Popen[bytes], cf: str, d: str) -> None:
-    proc.kill()
-    proc.wait()
-    os.unlink(cf)
-    os.rmdir(d)
+    return launch_kernel_process(kernel_python, keys)
 
 
 def _ours(cf: str) -> dict[str, float]:
