@@ -35,6 +35,7 @@ from jupyter_client.protocol.session import SessionCore
 from jupyter_client.supervisor.control import call
 
 CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "40"))
+STOP_AFTER_S = 3.0  # uptime before a kernel may be SIGSTOPped (6 heartbeat periods)
 N_KERNELS = 20
 N_PROTECTED = 5
 
@@ -118,11 +119,12 @@ def _chaos(h: Harness, victims: list[str], probers: list[Prober], seconds: float
         row = rows[kid]
         pid = row["pid"]
         if pid:
-            # SIGSTOP only a kernel that has answered heartbeats (idle): one stopped during
-            # start-up is indistinguishable from a slow start, which is not a hang.
-            sig = (
-                signal.SIGSTOP if rng.random() < 0.4 and row["state"] == "idle" else signal.SIGKILL
-            )
+            # SIGSTOP only a kernel whose heartbeat has surely answered: one stopped before its
+            # first answered ping is indistinguishable from a slow start, which is not a hang
+            # (KernelActor's rule). "idle" on IOPub alone is not enough — the first ping may
+            # still be in flight — so also require a few heartbeat periods of uptime.
+            stoppable = row["state"] == "idle" and (row.get("uptime_s") or 0) >= STOP_AFTER_S
+            sig = signal.SIGSTOP if stoppable and rng.random() < 0.4 else signal.SIGKILL
             try:
                 os.kill(pid, sig)
                 signalled.setdefault(kid, set()).add(pid)
