@@ -63,11 +63,8 @@ def _is_idle_of(m: dict[str, Any], msg_id: str) -> bool:
     )
 
 
-def _blocking(cf: str) -> dict[str, float]:
-    kc = BlockingKernelClient(connection_file=cf)
-    kc.load_connection_file()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=60)
+def measure_blocking_roundtrips(kc: BlockingKernelClient, n: int) -> tuple[list[float], float]:
+    """Latencies of ``n`` execute round trips (after 50 warm-ups) and client CPU per trip."""
 
     def roundtrip() -> None:
         msg_id = kc.execute("pass")
@@ -80,11 +77,19 @@ def _blocking(cf: str) -> dict[str, float]:
         roundtrip()
     lat = []
     c0 = time.process_time()
-    for _ in range(N_RT):
+    for _ in range(n):
         t0 = time.perf_counter()
         roundtrip()
         lat.append(time.perf_counter() - t0)
-    cpu = (time.process_time() - c0) / N_RT
+    return lat, (time.process_time() - c0) / n
+
+
+def _blocking(cf: str) -> dict[str, float]:
+    kc = BlockingKernelClient(connection_file=cf)
+    kc.load_connection_file()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    lat, cpu = measure_blocking_roundtrips(kc, N_RT)
 
     msg_id = kc.execute(STREAM_CODE.format(n=N_STREAM))
     count = 0

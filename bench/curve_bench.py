@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import statistics
 import subprocess
-import time
 
 import zmq
 
-from bench.client_bench import _kill
+from bench.client_bench import _kill, measure_blocking_roundtrips
 from bench.client_bench import _launch as launch_kernel_process
 from bench.common import Context, Row
 from jupyter_client import BlockingKernelClient
@@ -36,29 +35,7 @@ def _ours(cf: str) -> dict[str, float]:
     kc.load_connection_file()
     kc.start_channels()
     kc.wait_for_ready(timeout=60)
-
-    def roundtrip() -> None:
-        msg_id = kc.execute("pass")
-        while True:
-            m = kc.get_iopub_msg(timeout=10)
-            if (
-                m["parent_header"].get("msg_id") == msg_id
-                and m["msg_type"] == "status"
-                and m["content"]["execution_state"] == "idle"
-            ):
-                break
-        while kc.get_shell_msg(timeout=10)["parent_header"].get("msg_id") != msg_id:
-            pass
-
-    for _ in range(50):
-        roundtrip()
-    lat = []
-    c0 = time.process_time()
-    for _ in range(N_RT):
-        t0 = time.perf_counter()
-        roundtrip()
-        lat.append(time.perf_counter() - t0)
-    cpu = (time.process_time() - c0) / N_RT
+    lat, cpu = measure_blocking_roundtrips(kc, N_RT)
     kc.stop_channels()
     return {"median_s": statistics.median(lat), "cpu_per_rt_s": cpu}
 
