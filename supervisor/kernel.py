@@ -287,6 +287,19 @@ class KernelActor(Actor):
             raise KernelStartError(
                 f"kernel {self.kernel_id}: cannot launch {spec.argv[:1]}: {cause}"
             ) from cause
+        if spec.registration is not None:
+            try:
+                spec.connection_info = await self._await_registration(spec, proc)
+            except Exception as exc:
+                inc.expected = True
+                await proc.kill_tree()
+                proc.cancel()
+                with trio.CancelScope(shield=True):
+                    await proc.wait_done()
+                self._emit("start_failed", None, detail=f"registration: {exc}")
+                raise KernelStartError(
+                    f"kernel {self.kernel_id}: no registration from the kernel: {exc}"
+                ) from exc
         self._ever_started = True
         self.connection_info = spec.connection_info
         self.last_start = inc.started_at
@@ -296,6 +309,38 @@ class KernelActor(Actor):
             self.policy.on_alive(inc.started_at)
         self._emit("started", inc, detail=" ".join(spec.argv[:3]))
         return inc
+
+    @staticmethod
+    async def _await_registration(spec: LaunchSpec, proc: ProcessActor) -> dict[str, Any]:
+        """The kernel's registered connection info, or an error if it exits first."""
+        assert spec.registration is not None
+        result: dict[str, Any] | None = None
+        error: BaseException | None = None
+        async with trio.open_nursery() as nursery:
+
+            async def register() -> None:
+                nonlocal result, error
+                try:
+                    result = await spec.registration()  # type: ignore[misc]
+                except Exception as exc:
+                    error = exc
+                nursery.cancel_scope.cancel()
+
+            async def exited() -> None:
+                await proc.exit.wait_value(lambda e: e is not None)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(register)
+            nursery.start_soon(exited)
+        if error is not None:
+            raise error
+        if result is None:
+            exit_info = proc.exit.value
+            raise RuntimeError(
+                "the kernel exited before registering its ports"
+                + (f" ({exit_info.describe()})" if exit_info is not None else "")
+            )
+        return result
 
     async def _run_incarnation(
         self, inc: _Incarnation, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

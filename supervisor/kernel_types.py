@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,6 +57,11 @@ class LaunchSpec:
     cwd: str | None = None
     independent: bool = False
     popen_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: Kernels that choose their own ports (the 5.5/5.6 registration handshake): awaited after
+    #: the spawn, it returns the connection info the kernel registered, which replaces
+    #: ``connection_info`` before the control/heartbeat helpers connect. It should bound its own
+    #: wait; the actor also stops waiting (KernelStartError) when the process exits first.
+    registration: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)
