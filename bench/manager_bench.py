@@ -15,6 +15,8 @@ import statistics
 import time
 from typing import Any
 
+import psutil
+
 from bench.common import Context, Row
 from jupyter_client.ioloop import IOLoopKernelManager
 from jupyter_client.manager import AsyncKernelManager
@@ -82,6 +84,35 @@ def _kill_to_decision() -> float:
     return statistics.median(delays)
 
 
+def _kernel_floors() -> tuple[float, float]:
+    """What the kernel itself costs, independent of any manager: ipykernel's CPU seconds from
+    spawn to answering ``kernel_info``, and its exit latency after a ``shutdown_request``
+    (sent by a client on control; timed to the exit event). These bound the start and
+    shutdown rows from below for every manager, ours and upstream's alike."""
+    from jupyter_client.manager import KernelManager
+
+    cpu, exits = [], []
+    for _ in range(REPS):
+        km = KernelManager(kernel_name="python3")
+        km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            proc = km.provisioner.kernel_process  # type: ignore[union-attr]
+            times = psutil.Process(proc.pid).cpu_times()
+            cpu.append(times.user + times.system)
+            t0 = time.perf_counter()
+            kc.shutdown()
+            while proc.poll() is None and time.perf_counter() - t0 < 10:
+                time.sleep(0.0005)
+            exits.append(time.perf_counter() - t0)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    return statistics.median(cpu), statistics.median(exits)
+
+
 def run(ctx: Context) -> list[Row]:
     ours = asyncio.run(_ours())
     up = ctx.upstream("manager_upstream.py", str(REPS))
@@ -98,6 +129,29 @@ def run(ctx: Context) -> list[Row]:
             None,
             "ms",
             target="upstream: up to time_to_dead = 3000 ms",
+        ),
+    ]
+    cpu, exit_latency = _kernel_floors()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    floor8 = 8 * cpu / cores
+    rows += [
+        Row(s, "floor: one ipykernel's CPU from spawn to ready", cpu * 1e3, None, "ms"),
+        Row(
+            s,
+            f"floor: 8 concurrent starts on {cores} cores (8 x CPU / cores)",
+            floor8 * 1e3,
+            None,
+            "ms",
+            target=f"0.7x upstream's 8-start = {0.7 * up['start8'] * 1e3:.0f} ms",
+        ),
+        Row(
+            s,
+            "floor: ipykernel's own exit after shutdown_request",
+            exit_latency * 1e3,
+            None,
+            "ms",
+            target=f"0.5x upstream's shutdown = {0.5 * up['shutdown'] * 1e3:.0f} ms",
         ),
     ]
     return rows
