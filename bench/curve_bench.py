@@ -2,24 +2,26 @@
 
 Two ipykernels (from .venv-kernel) are launched from connection files we write: one plain,
 one with a CurveZMQ server keypair (ipykernel then makes every bound socket a CURVE server).
-Rows: our blocking client's round trip with encryption on vs off (the overhead of encryption,
-so the "upstream" column holds *ours without encryption*), and ours vs upstream's blocking
-client, both with encryption on.
+Rows: our blocking client's round trip and iopub drain (client CPU per stream message of a
+burst) with encryption on vs off (the overhead of encryption, so the "upstream" column holds
+*ours without encryption*), and ours vs upstream's blocking client, both with encryption on.
 """
 
 from __future__ import annotations
 
 import statistics
 import subprocess
+import time
 
 import zmq
 
-from bench.client_bench import _kill, measure_blocking_roundtrips
+from bench.client_bench import STREAM_CODE, _is_idle_of, _kill, measure_blocking_roundtrips
 from bench.client_bench import _launch as launch_kernel_process
 from bench.common import Context, Row
 from jupyter_client import BlockingKernelClient
 
 N_RT = 1000
+N_STREAM = 5000
 
 
 def _launch(kernel_python: str, curve: bool) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -36,8 +38,23 @@ def _ours(cf: str) -> dict[str, float]:
     kc.start_channels()
     kc.wait_for_ready(timeout=60)
     lat, cpu = measure_blocking_roundtrips(kc, N_RT)
+    msg_id = kc.execute(STREAM_CODE.format(n=N_STREAM))
+    count = 0
+    c0 = time.process_time()
+    while True:
+        m = kc.get_iopub_msg(timeout=30)
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        count += m["msg_type"] == "stream"
+        if _is_idle_of(m, msg_id):
+            break
+    stream_cpu = (time.process_time() - c0) / max(count, 1)
     kc.stop_channels()
-    return {"median_s": statistics.median(lat), "cpu_per_rt_s": cpu}
+    return {
+        "median_s": statistics.median(lat),
+        "cpu_per_rt_s": cpu,
+        "cpu_per_stream_msg_s": stream_cpu,
+    }
 
 
 def run(ctx: Context) -> list[Row]:
@@ -48,7 +65,7 @@ def run(ctx: Context) -> list[Row]:
             results["on" if curve else "off"] = _ours(cf)
             if curve:
                 results["upstream_on"] = ctx.upstream(
-                    "client_upstream.py", cf, "blocking", str(N_RT), "0"
+                    "client_upstream.py", cf, "blocking", str(N_RT), str(N_STREAM)
                 )
         finally:
             _kill(proc, cf, d)
@@ -63,4 +80,9 @@ def run(ctx: Context) -> list[Row]:
             up["median_s"] * us, "µs", target="<= upstream"),
         Row("curve", "client CPU per rt, curve on", on["cpu_per_rt_s"] * us,
             up["cpu_per_rt_s"] * us, "µs", target=">=2x"),
+        Row("curve", "CPU per iopub msg drained, ours: on (vs off)",
+            on["cpu_per_stream_msg_s"] * us, off["cpu_per_stream_msg_s"] * us, "µs",
+            target="overhead only"),
+        Row("curve", "CPU per iopub msg drained, curve on", on["cpu_per_stream_msg_s"] * us,
+            up["cpu_per_stream_msg_s"] * us, "µs", target=">=2x"),
     ]  # fmt: skip
