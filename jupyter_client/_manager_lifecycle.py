@@ -20,6 +20,7 @@ from uuid import uuid4
 from jupyter_client._lifecycle import await_future, in_pending_state, sleep
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.protocol.curve import spec_supports_curve
+from jupyter_client.protocol.ports import default_allocator
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
 __all__ = ["KernelLifecycleMixin"]
@@ -62,6 +63,7 @@ class KernelLifecycleMixin:
 
         log: Any
         parent: Any
+        ip: str
         _launch_args: dict[str, Any] | None
         _ready: Any
         _attempted_start: bool
@@ -211,8 +213,13 @@ class KernelLifecycleMixin:
 
     @in_pending_state
     async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
-        """Stop the kernel: ``shutdown_request`` → exit event → SIGTERM → SIGKILL (``now``:
-        SIGKILL at once), then release files, sockets and ports."""
+        """Stop the kernel: interrupt → ``shutdown_request`` → exit event → SIGTERM → SIGKILL
+        (``now``: SIGKILL at once), then release files, sockets and ports.
+
+        The interrupt comes first, as upstream's does: running code gets its
+        ``KeyboardInterrupt`` (nbclient records it in a cell that timed out) before the kernel
+        is asked to exit.
+        """
         if not self.owns_kernel:
             return
         self.shutting_down = True
@@ -220,14 +227,16 @@ class KernelLifecycleMixin:
         prov = self.provisioner
         supervised = getattr(prov, "_supervised_shutdown", None)
         if self.has_kernel and supervised is not None:
-            # The kernel actor runs the whole escalation on its exit event.
+            # The kernel actor runs the whole escalation, interrupt included, on its exit
+            # event (an exit caused by the interrupt is then part of the shutdown).
             if not now:
                 await prov.shutdown_requested(restart=restart)
             wait_time = prov.get_shutdown_wait_time(recommended=max(self.shutdown_wait_time, 0))
-            step = await supervised(now, restart, wait_time)
+            step = await supervised(now, restart, wait_time, True)
             if step in _STEP_STATUS:
                 self._shutdown_status = _STEP_STATUS[step]
         elif self.has_kernel:
+            await self._async_interrupt_kernel()
             if now:
                 await self._async_kill_kernel(restart=restart)
             else:
@@ -250,19 +259,26 @@ class KernelLifecycleMixin:
         self._launch_args.update(kw)
         await self._async_start_kernel(**self._launch_args)
 
-    async def _async_prepare_relaunch(self, newports: bool) -> tuple[list[str], dict[str, Any]]:
-        """Launch arguments for an automatic restart decided by the kernel actor's policy.
+    def _renew_ports(self, channels: list[str]) -> None:
+        """Fresh ports for ``channels`` (``"shell"`` ...) whose port another process took
+        before the kernel could bind it (the kernel actor's squatted-port check).
 
-        The actor has already reaped the dead kernel; what upstream's ``restart_kernel`` would
-        do around it on the façade side happens here: drop the control socket and ipc files,
-        renew the ports we picked at random when the policy asks for new ports, and rebuild
-        the connection file and argv through the provisioner's ``pre_launch``.
+        ``newports`` alone would not do: like upstream, it renews only the ports we chose at
+        random, never those reserved through ``LocalPortCache`` (the tcp default). The
+        connection file goes too, so the next ``pre_launch`` rewrites it.
         """
-        self._close_control_socket()
-        self.cleanup_ipc_files()
-        if newports:
-            self.cleanup_random_ports()
-        return await self._async_pre_start_kernel(**(self._launch_args or {}))
+        allocator = default_allocator()
+        for channel in channels:
+            name = f"{channel}_port"
+            old = getattr(self, name)
+            new = allocator.allocate(self.ip, 1)[0]
+            allocator.release(old)  # not ours anymore; a test-bind keeps skipping it while held
+            setattr(self, name, new)
+            self.log.warning(
+                "Kernel %s: %s port %s is held by another process; using %s", self.kernel_id,
+                channel, old, new,
+            )  # fmt: skip
+        self.cleanup_connection_file()
 
     # -- interrupt and signals -----------------------------------------------------------------
     async def _async_interrupt_kernel(self) -> None:

@@ -11,9 +11,9 @@ Every operation is written once as ``_async_<name>``, loop-agnostic (see ``_life
 ``AsyncKernelManager`` exposes those coroutines (they run in the caller's asyncio loop or trio
 run), ``KernelManager`` runs them in the background runtime thread and blocks the caller.
 
-Deliberate difference: ``shutdown_kernel`` does **not** interrupt the kernel before a polite
-``shutdown_request`` (upstream does, which kills a kernel that is still importing and interrupts
-running code before it is asked to exit; upstream.md §16).
+As upstream, ``shutdown_kernel`` interrupts the kernel before the polite ``shutdown_request``
+(running code gets its ``KeyboardInterrupt``; a kernel still importing, before its SIGINT handler
+exists, dies of it, which ends the shutdown early; upstream.md §16).
 """
 
 from __future__ import annotations

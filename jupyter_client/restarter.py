@@ -4,24 +4,29 @@ Upstream polls ``is_alive()`` every ``time_to_dead`` (3 s) and keeps a consecuti
 Here the restarter is configuration plus callbacks: it builds a sans-io
 :class:`~jupyter_client.supervisor.policy.RestartPolicy` from its traits and hands it to the
 provisioner's :class:`~jupyter_client.supervisor.kernel.KernelActor` (``supervise``). The actor
-notices a death on the process's exit event, decides with the policy and relaunches; its
-``restart`` and ``dead`` events fire this restarter's callbacks. A death is acted on
+notices a death on the process's exit event and decides with the policy; a death is acted on
 milliseconds after it happens, not up to 3 s later (pain points 5 and 6, e.g.
 https://github.com/jupyter/jupyter_client/issues/186), and a death during an intentional
 shutdown or restart is never mistaken for a crash: the actor serialises deaths with its
 commands (https://github.com/jupyter/jupyter_client/issues/606, /issues/715).
 
+The relaunch itself is upstream's: the actor delegates it back here (a ``RelaunchRequest``), and
+the restarter, where the manager lives (its asyncio loop, its trio run, or the runtime thread),
+runs the ``restart`` callbacks to completion and only then calls the manager's
+``restart_kernel(now=True, newports=...)``. So the relaunch goes through ``start_kernel``: a new
+``ready`` future, the provisioner's ``post_launch``, the control socket and the connection info
+are all redone, and a manager subclass overriding ``restart_kernel`` sees it called. A relaunch
+that fails is reported to the actor, which counts it as the next death; ``dead`` callbacks run
+when the policy gives up. Relaunches and callbacks run one after another, never interleaved.
+
 Third-party provisioners have no actor; for them the restarter falls back to upstream's model,
 polling ``provisioner.poll()`` (via ``is_alive``) every ``time_to_dead`` and restarting through
 ``restart_kernel``, with the same RestartPolicy arithmetic.
-
-Callbacks run where the manager lives (its asyncio loop, its trio run, or the runtime thread),
-started when the actor logs the event; unlike upstream, a ``restart`` callback may run while the
-relaunch is already under way rather than strictly before it.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +34,13 @@ from typing import Any
 from traitlets import Bool, Dict, Float, Instance, Integer
 from traitlets.config import LoggingConfigurable
 
-from jupyter_client._lifecycle import maybe_await, owner_home_spawner, sleep
+from jupyter_client._lifecycle import (
+    await_future,
+    get_future,
+    maybe_await,
+    owner_home_spawner,
+    sleep,
+)
 from jupyter_client.supervisor.policy import RestartPolicy
 
 __all__ = ["KernelRestarter"]
@@ -66,6 +77,7 @@ class KernelRestarter(LoggingConfigurable):
         self._restarting = False
         self._restart_count = 0
         self._initial_startup = True
+        self._chain: Any = None  # the future of the last queued relaunch / callback run
         # (monotonic time, event) of recent decisions, for diagnostics and the bench
         self.events: list[tuple[float, str]] = []
 
@@ -113,9 +125,7 @@ class KernelRestarter(LoggingConfigurable):
         prov = km.provisioner
         supervise = getattr(prov, "supervise", None)
         if supervise is not None:
-            supervise(
-                self._policy, relaunch=km._async_prepare_relaunch, listener=self._on_kernel_event
-            )
+            supervise(self._policy, on_restart=self._on_relaunch, listener=self._on_kernel_event)
         elif prov is not None and not self._polling:
             self._polling = True
             self._spawn(self._poll_loop)
@@ -134,19 +144,75 @@ class KernelRestarter(LoggingConfigurable):
 
     # -- the actor path -------------------------------------------------------------------------
     def _on_kernel_event(self, event: Any) -> None:
-        """Runs in the actor's home as the actor logs an event; callbacks go to the owner."""
-        if event.kind not in ("restart", "dead") or self._spawn is None:
+        """Runs in the actor's home as the actor logs an event: 'dead' callbacks go to the
+        owner (after any relaunch still queued there)."""
+        if event.kind != "dead" or self._spawn is None:
             return
-        self.events.append((time.monotonic(), f"decision {event.kind}"))
+        self.events.append((time.monotonic(), "decision dead"))
         if self._policy is not None:
             self._sync_state()
-        if event.kind == "restart":
-            self.log.info("KernelRestarter: restarting kernel (%s)", event.detail)
+        self.log.warning("KernelRestarter: restart failed")
+        self._running = False
+        self._spawn(lambda: self._in_turn(lambda: self._fire_callbacks("dead")))
+
+    def _on_relaunch(self, request: Any) -> None:
+        """Runs in the actor's home when its policy decides to restart: the relaunch is
+        carried out by the owner, upstream's way (callbacks, then ``restart_kernel``)."""
+        self.events.append((time.monotonic(), "decision restart"))
+        if self._policy is not None:
+            self._sync_state()
+        self.log.info(
+            "KernelRestarter: restarting kernel (%i/%i), %s random ports",
+            request.count,
+            self.restart_limit,
+            "new" if request.newports else "keep",
+        )
+        if self._spawn is None:  # never started: nobody to relaunch (cannot happen)
+            raise RuntimeError("KernelRestarter has no owner to relaunch the kernel in")
+        self._spawn(lambda: self._in_turn(lambda: self._relaunch(request)))
+
+    async def _in_turn(self, afn: Callable[[], Any]) -> None:
+        """Run ``afn`` after everything queued before it (relaunches never overlap)."""
+        prev, done = self._chain, get_future()
+        self._chain = done
+        try:
+            if prev is not None:
+                await await_future(prev)
+            await afn()
+        finally:
+            done.set_result(None)
+
+    async def _relaunch(self, request: Any) -> None:
+        km = self.kernel_manager
+        if not self._running or km.shutting_down:
+            return  # stopped (a shutdown) since the decision: the actor has forgotten it
+        await self._fire_callbacks("restart")
+        if not self._running or km.shutting_down:
+            return
+        try:
+            if request.held:
+                km._renew_ports(list(request.held))
+            await self._restart_kernel(request.newports)
+        except Exception:
+            self.log.error("KernelRestarter: restart failed", exc_info=True)
+            if km.shutting_down and not self._running:
+                return  # a shutdown overtook the relaunch
+            # restart_kernel stopped us on its way (its shutdown step): re-arm, so the actor
+            # has the policy to count this failure with.
+            self.start()
+            report = getattr(km.provisioner, "_restart_failed", None)
+            if report is not None:
+                await report()
+
+    async def _restart_kernel(self, newports: bool) -> None:
+        """``km.restart_kernel(now=True, newports=...)`` as upstream's restarter calls it; a
+        blocking manager's coroutine is awaited directly (we run in its runtime thread)."""
+        km = self.kernel_manager
+        restart = km.restart_kernel
+        if inspect.iscoroutinefunction(restart):
+            await restart(now=True, newports=newports)
         else:
-            self.log.warning("KernelRestarter: restart failed")
-            self._running = False
-        kind = "restart" if event.kind == "restart" else "dead"
-        self._spawn(lambda: self._fire_callbacks(kind))
+            await km._async_restart_kernel(now=True, newports=newports)
 
     # -- the polling fallback (provisioners without an actor) ---------------------------------
     async def _poll_loop(self) -> None:
@@ -183,7 +249,7 @@ class KernelRestarter(LoggingConfigurable):
             )
             await self._fire_callbacks("restart")
             try:
-                await km._async_restart_kernel(now=True, newports=decision.newports)
+                await self._restart_kernel(decision.newports)
             except Exception:
                 self.log.error("KernelRestarter: restart failed", exc_info=True)
                 continue  # a failed start is a death

@@ -15,24 +15,38 @@ Why it looks like this (docs/architecture.md, "Kernel lifecycle"; upstream.md §
 * **Hangs count as deaths.** With ``heartbeat`` set, a kernel whose heart has beaten once and
   then misses ``hung_after`` consecutive beats (SIGSTOPped, wedged in C code) is killed and goes
   through the restart policy like any other death. Misses before the first beat are start-up,
-  not a hang.
+  not a hang; but start-up has a deadline (``startup_timeout``): a kernel that has not answered
+  a single beat by then is killed too (event ``start_timeout``) and handled as a death.
+* **Squatted ports are noticed.** A kernel that dies before a stable start may have lost one of
+  its ports to another process between our choice and its bind (docs/ports.md). The actor then
+  test-binds its ports (:mod:`~jupyter_client.supervisor.port_probe`), logs which channel's
+  port is held, and asks for fresh ports on the restart.
+* **The restart may be delegated.** With ``delegate_restart`` set (the façade's restarter), the
+  actor decides with the policy but does not relaunch by itself: it hands a
+  :class:`RelaunchRequest` to the delegate, which runs upstream's sequence (``restart``
+  callbacks to completion, then the manager's ``restart_kernel``, i.e. this actor's
+  ``shutdown`` + ``start`` commands). A delegated relaunch that fails is reported back with
+  :meth:`KernelActor.restart_failed` and counts as a death.
 * **The façade keeps the files.** ``prepare(newports)`` returns a :class:`LaunchSpec`; the
   actor never writes connection files or reads kernelspecs.
 
 Event kinds (``KernelEvent.kind``; also passed to ``on_event`` as they happen): ``started``,
-``start_failed``, ``died``, ``hung``, ``restart`` (auto-restart about to happen: upstream's
-"restart" callbacks), ``restarted``, ``dead`` (the policy gave up: upstream's "dead" callbacks),
-``stopped`` (our shutdown ended it; ``detail`` names the step that did).
+``start_failed``, ``died``, ``hung``, ``start_timeout`` (no first heartbeat in time),
+``restart`` (auto-restart about to happen: upstream's "restart" callbacks), ``restarted``,
+``dead`` (the policy gave up: upstream's "dead" callbacks), ``stopped`` (our shutdown ended it;
+``detail`` names the step that did).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import signal as _signal
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -58,6 +72,7 @@ from jupyter_client.supervisor.kernel_types import (
     first_error,
 )
 from jupyter_client.supervisor.policy import RestartPolicy
+from jupyter_client.supervisor.port_probe import held_ports
 
 __all__ = [
     "KernelActor",
@@ -67,10 +82,26 @@ __all__ = [
     "KernelStartError",
     "KernelState",
     "LaunchSpec",
+    "RelaunchRequest",
     "ShutdownStep",
 ]
 
 log = logging.getLogger("jupyter_client.supervisor.kernel")
+
+#: Without a policy, how long a kernel counts as "starting" for the squatted-port check.
+_DEFAULT_STABLE = 10.0
+
+
+@dataclass
+class RelaunchRequest:
+    """What the actor asks its ``delegate_restart`` to do after a death: restart number
+    ``count``, with fresh ports if ``newports``; ``held`` names the channels whose port another
+    process holds now (``{"shell": 61234}``), which must be replaced whatever ``newports``
+    says."""
+
+    count: int
+    newports: bool
+    held: dict[str, int] = field(default_factory=dict)
 
 
 class _Incarnation:
@@ -108,6 +139,8 @@ class KernelActor(Actor):
         on_event: Callable[[KernelEvent], None] | None = None,
         ctx: ZContext | None = None,
         max_events: int = 256,
+        startup_timeout: float | None = None,
+        delegate_restart: Callable[[RelaunchRequest], None] | None = None,
     ) -> None:
         super().__init__(f"kernel-{kernel_id}")
         self.kernel_id = kernel_id
@@ -120,6 +153,10 @@ class KernelActor(Actor):
         self.hung_after = hung_after
         self.on_event = on_event
         self.ctx = ctx
+        #: With ``heartbeat``: seconds a new process gets to answer its first beat.
+        self.startup_timeout = startup_timeout
+        #: Who relaunches after a death the policy wants restarted (None: the actor itself).
+        self.delegate_restart = delegate_restart
         #: Lifecycle state of the kernel (``Actor.state`` is the actor's own).
         self.kernel_state: AsyncValue[KernelState] = AsyncValue(KernelState.STOPPED)
         self.events: deque[KernelEvent] = deque(maxlen=max_events)
@@ -137,6 +174,8 @@ class KernelActor(Actor):
         self._ever_started = False
         self._own_ctx = False
         self._nursery: trio.Nursery | None = None
+        #: A restart handed to ``delegate_restart`` and not yet done (or failed).
+        self._pending_restart: RelaunchRequest | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
     @asynccontextmanager
@@ -163,10 +202,16 @@ class KernelActor(Actor):
         """Launch the kernel; returns once the process exists (like upstream)."""
         await self.ask(self._do_start)
 
-    async def shutdown(self, now: bool = False, restart: bool = False) -> ShutdownStep | None:
+    async def shutdown(
+        self, now: bool = False, restart: bool = False, interrupt: bool = False
+    ) -> ShutdownStep | None:
         """Stop the kernel: ``shutdown_request`` → exit within wait/2 → SIGTERM → wait/2 →
-        SIGKILL the tree (``now``: SIGKILL at once). Returns the step that ended it."""
-        return await self.ask(self._do_shutdown, now, restart)
+        SIGKILL the tree (``now``: SIGKILL at once). Returns the step that ended it.
+
+        ``interrupt`` first interrupts it (SIGINT or ``interrupt_request``), as upstream's
+        manager does before every shutdown; an exit caused by that interrupt is part of the
+        shutdown, never a death."""
+        return await self.ask(self._do_shutdown, now, restart, interrupt)
 
     async def restart(self, now: bool = False, newports: bool = False) -> None:
         await self.ask(self._do_restart, now, newports)
@@ -176,6 +221,11 @@ class KernelActor(Actor):
 
     async def signal(self, signum: int) -> None:
         await self.ask(self._do_signal, signum)
+
+    async def restart_failed(self) -> None:
+        """The delegate could not carry out the pending restart: count it as a death (the
+        policy then asks for another attempt or gives up). No-op without a pending restart."""
+        await self.ask(self._do_restart_failed)
 
     # -- queries (direct, from any task of this trio run) ------------------------------------
     def is_alive(self) -> bool:
@@ -209,20 +259,26 @@ class KernelActor(Actor):
             await self._retire(self._inc)
         self._set_state(KernelState.STARTING)
         try:
-            await self._launch(newports=False)
+            inc = await self._launch(newports=False)
         except KernelStartError:
             self._set_state(KernelState.DEAD)
             raise
         self._set_state(KernelState.RUNNING)
+        if self._pending_restart is not None:  # the delegate's relaunch: done
+            self._pending_restart = None
+            self._emit("restarted", inc)
 
-    async def _do_shutdown(self, now: bool, restart: bool) -> ShutdownStep | None:
+    async def _do_shutdown(self, now: bool, restart: bool, interrupt: bool) -> ShutdownStep | None:
+        if not restart:
+            self._pending_restart = None  # a real stop cancels a delegated restart
         inc = self._inc
         if inc is None:
-            self._set_state(KernelState.STOPPED)
+            delegated = restart and self._pending_restart is not None
+            self._set_state(KernelState.RESTARTING if delegated else KernelState.STOPPED)
             return None
         self.shutting_down = True
         try:
-            step = await self._stop(inc, now=now, restart=restart)
+            step = await self._stop(inc, now=now, restart=restart, interrupt=interrupt)
         finally:
             self.shutting_down = False
         self._set_state(KernelState.STOPPED)
@@ -231,6 +287,7 @@ class KernelActor(Actor):
     async def _do_restart(self, now: bool, newports: bool) -> None:
         if not self._ever_started:
             raise KernelNotRunning("Cannot restart the kernel. No previous call to 'start_kernel'.")
+        self._pending_restart = None
         self._set_state(KernelState.RESTARTING)
         inc = self._inc
         if inc is not None:
@@ -256,6 +313,15 @@ class KernelActor(Actor):
     async def _do_signal(self, signum: int) -> None:
         inc = self._require("Cannot signal kernel. No kernel is running!")
         inc.proc.send_signal(signum)
+
+    async def _do_restart_failed(self) -> None:
+        if self._pending_restart is None or self.is_alive():
+            return
+        self._pending_restart = None
+        if self.policy is None:
+            self._set_state(KernelState.DEAD)
+            return
+        await self._decide(trio.current_time(), {})
 
     def _require(self, message: str) -> _Incarnation:
         inc = self._inc
@@ -377,9 +443,23 @@ class KernelActor(Actor):
             inc.done.set()
 
     async def _note_beats(self, inc: _Incarnation) -> None:
+        """Mark the first answered beat; past ``startup_timeout`` without one, the kernel
+        is declared hung at start-up (killed; its exit is a death for the policy)."""
         assert inc.hb is not None
-        await inc.hb.wait_beating()
-        inc.has_beaten = True
+        deadline = self.startup_timeout
+        with trio.move_on_after(deadline if deadline is not None else math.inf):
+            await inc.hb.wait_beating()
+            inc.has_beaten = True
+            return
+        if inc.expected or inc.hung or inc.proc.exit.value is not None:
+            return
+        inc.hung = True
+        self._emit("start_timeout", inc, detail=f"no heartbeat within {deadline:g} s")
+        log.warning("kernel %s (pid %s) did not answer a heartbeat within %g s of its start "
+                    "(startup_timeout): killing it",
+                    self.kernel_id, inc.proc.pid, deadline)  # fmt: skip
+        inc.proc.snapshot_descendants()
+        inc.proc.send_signal(_signal.SIGKILL)
 
     def _on_missed_beat(self, inc: _Incarnation) -> None:
         assert inc.hb is not None
@@ -397,7 +477,8 @@ class KernelActor(Actor):
         info = await inc.proc.exit.wait_value(lambda e: e is not None)
         if inc.expected or inc is not self._inc:
             return
-        self._emit("died", inc, exit=info, detail="hung" if inc.hung else "")
+        detail = ("hung" if inc.has_beaten else "start_timeout") if inc.hung else ""
+        self._emit("died", inc, exit=info, detail=detail)
         log.warning("kernel %s died: %s", self.kernel_id, info.describe() if info else "?")
         try:
             await self.tell(self._handle_death, inc, trio.current_time())
@@ -409,12 +490,31 @@ class KernelActor(Actor):
         if inc is not self._inc or inc.expected:
             return  # a command already stopped or replaced this process
         await self._retire(inc)
+        held = self._check_ports(inc, died_at)
         policy = self.policy
         if policy is None:
             self._set_state(KernelState.DEAD)
             return
         policy.on_alive(died_at)  # it was alive until it died
-        now = died_at
+        await self._decide(died_at, held)
+
+    def _check_ports(self, inc: _Incarnation, died_at: float) -> dict[str, int]:
+        """After an early death: the ports (by channel) another process holds now."""
+        stable = self.policy.stable_start_time if self.policy is not None else _DEFAULT_STABLE
+        if died_at - inc.started_at >= stable:
+            return {}
+        held = held_ports(inc.spec.connection_info)
+        for channel, port in held.items():
+            log.warning("kernel %s died during start-up and its %s port %d is held by another "
+                        "process (taken between our choice and the kernel's bind): restarting "
+                        "on fresh ports", self.kernel_id, channel, port)  # fmt: skip
+        return held
+
+    async def _decide(self, now: float, held: dict[str, int]) -> None:
+        """The policy's answer to a death at ``now``: relaunch (ourselves, or through the
+        delegate) or give up; a relaunch of our own that fails counts as the next death."""
+        policy = self.policy
+        assert policy is not None
         while True:
             decision = policy.on_death(now)
             if not decision.restart:
@@ -423,15 +523,28 @@ class KernelActor(Actor):
                 self._set_state(KernelState.DEAD)
                 self._emit("dead", None, detail=f"gave up after {decision.count - 1} restarts")
                 return
+            newports = decision.newports or bool(held)
             self._set_state(KernelState.RESTARTING)
+            ports = f", held ports {held}" if held else ""
             self._emit("restart", None, detail=f"restart {decision.count} of "
-                       f"{policy.restart_limit}, newports={decision.newports}")  # fmt: skip
+                       f"{policy.restart_limit}, newports={newports}{ports}")  # fmt: skip
             self.restarts += 1
+            delegate = self.delegate_restart
+            if delegate is not None:
+                self._pending_restart = RelaunchRequest(decision.count, newports, dict(held))
+                try:
+                    delegate(self._pending_restart)
+                except Exception:  # nobody will relaunch: count it as a failed restart
+                    log.exception("kernel %s: restart delegate failed", self.kernel_id)
+                    self._pending_restart = None
+                    now, held = trio.current_time(), {}
+                    continue
+                return
             try:
-                inc = await self._launch(newports=decision.newports)
+                inc = await self._launch(newports=newports)
             except KernelStartError as exc:
                 log.warning("kernel %s: restart failed: %s", self.kernel_id, exc)
-                now = trio.current_time()
+                now, held = trio.current_time(), {}
                 continue
             self._set_state(KernelState.RUNNING)
             self._emit("restarted", inc)
@@ -453,12 +566,19 @@ class KernelActor(Actor):
             await inc.proc.wait_done()
 
     # -- shutting down -----------------------------------------------------------------------
-    async def _stop(self, inc: _Incarnation, *, now: bool, restart: bool) -> ShutdownStep:
+    async def _stop(
+        self, inc: _Incarnation, *, now: bool, restart: bool, interrupt: bool = False
+    ) -> ShutdownStep:
         inc.expected = True
         proc = inc.proc
         proc.snapshot_descendants()  # its helpers die with it, even those in their own session
         half = max(self.shutdown_wait_time, 0.0) / 2
         step: ShutdownStep
+        if interrupt and proc.exit.value is None:
+            if self.interrupt_mode == "signal":
+                proc.send_signal(_signal.SIGINT)
+            else:
+                self._send_control(inc, "interrupt_request", {})
         if proc.exit.value is not None:
             step = "already_exited"
         elif now:

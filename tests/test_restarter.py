@@ -1,4 +1,9 @@
-"""Automatic restarts driven by exit events: SIGKILL → 'restart'; a crashing kernel → 'dead'."""
+"""Automatic restarts driven by exit events: SIGKILL → 'restart'; a crashing kernel → 'dead'.
+
+An automatic restart goes through the manager as upstream's restarter does: 'restart' callbacks
+complete before the relaunch begins, then ``restart_kernel(now=True)`` runs start_kernel again
+(new ``ready`` future, ``post_launch``, control socket); a failed relaunch counts as a death.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from jupyter_client._lifecycle import await_future
 from jupyter_client.ioloop import (
     AsyncIOLoopKernelManager,
     AsyncIOLoopKernelRestarter,
@@ -20,7 +26,10 @@ from jupyter_client.ioloop import (
     IOLoopKernelRestarter,
 )
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.provisioning import LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
+
+MINIMAL_KERNEL = str(Path(__file__).with_name("kernels") / "minimal_kernel.py")
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -40,6 +49,49 @@ def _crashing_ksm(tmp_path: Path) -> KernelSpecManager:
     }
     (d / "kernel.json").write_text(json.dumps(spec))
     return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
+
+
+def _minimal_ksm(tmp_path: Path, *flags: str) -> KernelSpecManager:
+    """A kernelspec ``minimal`` running tests/kernels/minimal_kernel.py with ``flags``."""
+    d = tmp_path / "kernels" / "minimal"
+    d.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}", *flags],
+        "display_name": "minimal",
+        "language": "python",
+    }
+    (d / "kernel.json").write_text(json.dumps(spec))
+    return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
+
+
+class RecordingProvisioner(LocalProvisioner):
+    """A LocalProvisioner that records its launches (and can refuse every relaunch)."""
+
+    fail_relaunch = False
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.pre_launches = 0
+        self.post_launches = 0
+
+    async def pre_launch(self, **kwargs: object) -> dict[str, object]:
+        self.pre_launches += 1
+        if self.fail_relaunch and self.pre_launches > 1:
+            raise RuntimeError(f"relaunch {self.pre_launches - 1} refused")
+        return await super().pre_launch(**kwargs)
+
+    async def post_launch(self, **kwargs: object) -> None:
+        self.post_launches += 1
+        await super().post_launch(**kwargs)
+
+
+def _recording_km(ksm: KernelSpecManager, **traits: object) -> AsyncIOLoopKernelManager:
+    km = AsyncIOLoopKernelManager(kernel_name="minimal", kernel_spec_manager=ksm, **traits)
+    km.kernel_id = "recorded"
+    km.provisioner = RecordingProvisioner(
+        kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km
+    )
+    return km
 
 
 def test_traits() -> None:
@@ -142,5 +194,88 @@ def test_sigkill_restarts_trio() -> None:
                     await trio.sleep(0.01)
         finally:
             await km.shutdown_kernel()
+
+    trio.run(main)
+
+
+def test_auto_restart_runs_callbacks_first_then_restart_kernel(tmp_path: Path) -> None:
+    """'restart' callbacks (sync and async) complete before the relaunch begins; the relaunch
+    is the manager's: new ready future resolved when done, post_launch and control redone."""
+
+    async def main() -> None:
+        km = _recording_km(_minimal_ksm(tmp_path))
+        prov = km.provisioner
+        assert isinstance(prov, RecordingProvisioner)
+        await km.start_kernel()
+        first_ready, old_pid = km.ready, prov.pid
+        assert first_ready.done() and prov.post_launches == 1
+        seen: list[tuple[str, object, bool, bool, int]] = []
+
+        def sync_cb() -> None:
+            seen.append(("sync", prov.pid, prov.alive_now(), km.ready is first_ready,
+                         prov.post_launches))  # fmt: skip
+
+        async def async_cb() -> None:
+            await trio.sleep(0.5)  # a relaunch that did not wait for us would start meanwhile
+            seen.append(("async", prov.pid, prov.alive_now(), km.ready is first_ready,
+                         prov.post_launches))  # fmt: skip
+
+        km.add_restart_callback(sync_cb)
+        km.add_restart_callback(async_cb)
+        try:
+            os.kill(old_pid, signal.SIGKILL)  # type: ignore[arg-type]
+            with trio.fail_after(30):
+                while prov.post_launches < 2:
+                    await trio.sleep(0.01)
+                relaunch_ready = km.ready  # the start_kernel future of the relaunch
+                await await_future(relaunch_ready)
+            assert seen == [
+                ("sync", old_pid, False, True, 1),
+                ("async", old_pid, False, True, 1),
+            ]
+            assert relaunch_ready is not first_ready and relaunch_ready.exception() is None
+            assert prov.pid != old_pid and await km.is_alive()
+            assert km._control_socket is not None  # post-start work redone
+            assert prov.pre_launches == 2 and prov.post_launches == 2
+            restarter = km._restarter
+            assert restarter is not None and restarter._restart_count == 1
+            assert [e.kind for e in prov.kernel_actor.events][-2:] == ["started", "restarted"]  # type: ignore[union-attr]
+            kc = km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=30)
+            finally:
+                kc.stop_channels()
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    trio.run(main)
+
+
+def test_failed_relaunches_count_as_deaths_then_dead(tmp_path: Path) -> None:
+    """A relaunch that fails in start_kernel (here: pre_launch raises) is reported back to the
+    kernel actor as a death: the policy retries up to restart_limit, then 'dead' fires; the
+    ready future of a failed relaunch carries its error."""
+
+    async def main() -> None:
+        km = _recording_km(_minimal_ksm(tmp_path))
+        prov = km.provisioner
+        assert isinstance(prov, RecordingProvisioner)
+        await km.start_kernel()
+        prov.fail_relaunch = True
+        restarts: list[int] = []
+        dead = trio.Event()
+        km.add_restart_callback(lambda: restarts.append(1))
+        km.add_restart_callback(dead.set, "dead")
+        try:
+            os.kill(prov.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            with trio.fail_after(30):
+                await dead.wait()
+            assert len(restarts) == 5 and prov.pre_launches == 6
+            err = km.ready.exception()
+            assert isinstance(err, RuntimeError) and "relaunch 5 refused" in str(err)
+            assert [e.kind for e in prov.kernel_actor.events].count("restart") == 5  # type: ignore[union-attr]
+        finally:
+            await km.shutdown_kernel(now=True)
 
     trio.run(main)

@@ -16,9 +16,9 @@ API maps onto actor commands:
 The manager additionally uses two private shortcuts when they exist: ``_supervised_shutdown``
 (the whole request → SIGTERM → SIGKILL escalation is the actor's) and ``_supervised_interrupt``.
 Automatic restarts: a ``KernelRestarter`` hands a ``RestartPolicy`` to :meth:`supervise`; the
-actor's own death handling then decides, and an automatic relaunch asks the manager for fresh
-launch arguments through the ``relaunch`` callback (connection file, ports), as upstream's
-restarter does by calling ``restart_kernel``.
+actor's own death handling then decides, and hands the relaunch back to the restarter
+(``on_restart``), which runs upstream's sequence through the manager (callbacks, then
+``restart_kernel``); a failed relaunch comes back through :meth:`_restart_failed`.
 
 ``pre_launch`` mirrors upstream (ports via ``LocalPortCache``, curve keys, connection file,
 ``format_kernel_cmd`` on the manager parent). As upstream, cached ports survive restarts.
@@ -49,6 +49,7 @@ from jupyter_client.supervisor.kernel import (
     KernelNotRunning,
     KernelStartError,
     LaunchSpec,
+    RelaunchRequest,
     ShutdownStep,
 )
 from jupyter_client.supervisor.kernel_types import InterruptMode
@@ -59,7 +60,7 @@ __all__ = ["LocalProvisioner"]
 _PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port")
 _SPEC_KEYS = ("env", "cwd", "independent")
 
-Relaunch = Callable[[bool], Awaitable[tuple[list[str], dict[str, Any]]]]
+OnRestart = Callable[[RelaunchRequest], None]
 
 
 def _home() -> Home:
@@ -101,7 +102,7 @@ class LocalProvisioner(KernelProvisionerBase):
         self._last_exit: ExitInfo | None = None
         # set by a KernelRestarter through supervise()
         self._policy: RestartPolicy | None = None
-        self._relaunch: Relaunch | None = None
+        self._on_restart: OnRestart | None = None
         self._listener: Callable[[KernelEvent], None] | None = None
 
     # -- state --------------------------------------------------------------------------------
@@ -183,14 +184,14 @@ class LocalProvisioner(KernelProvisionerBase):
         await self.send_signal(signal.SIGTERM)
 
     async def _supervised_shutdown(
-        self, now: bool, restart: bool, wait_time: float
+        self, now: bool, restart: bool, wait_time: float, interrupt: bool = False
     ) -> ShutdownStep | None:
-        """The actor's shutdown (request → exit event → SIGTERM → SIGKILL tree)."""
+        """The actor's shutdown (interrupt → request → exit event → SIGTERM → SIGKILL tree)."""
         actor = self._actor
         if actor is None or self.process is None:
             return None
         actor.shutdown_wait_time = wait_time
-        step: ShutdownStep | None = await self._command(actor.shutdown, now, restart)
+        step: ShutdownStep | None = await self._command(actor.shutdown, now, restart, interrupt)
         self._forget()
         return step
 
@@ -198,6 +199,12 @@ class LocalProvisioner(KernelProvisionerBase):
         if self._actor is not None:
             assert self.home is not None
             await self.home.call(self._actor.interrupt)
+
+    async def _restart_failed(self) -> None:
+        """The restarter could not carry out the actor's relaunch: the actor counts it as a
+        death (and asks again, or gives up)."""
+        if self._actor is not None:
+            await self._command(self._actor.restart_failed)
 
     async def cleanup(self, restart: bool = False) -> None:
         """Give cached ports back unless a restart (without new ports) will reuse them; when
@@ -221,21 +228,25 @@ class LocalProvisioner(KernelProvisionerBase):
         self,
         policy: RestartPolicy | None,
         *,
-        relaunch: Relaunch | None = None,
+        on_restart: OnRestart | None = None,
         listener: Callable[[KernelEvent], None] | None = None,
     ) -> None:
-        """Let the actor restart the kernel by ``policy`` (None: never), asking ``relaunch``
-        for the launch arguments of an automatic restart and telling ``listener`` every event.
+        """Let the actor restart the kernel by ``policy`` (None: never), handing each relaunch
+        it decides to ``on_restart`` (None: the actor relaunches by itself, with launch
+        arguments it cannot get: avoid) and telling ``listener`` every event.
 
         Callable from any thread; applied in the actor's home, in order with later commands.
         """
-        self._policy, self._relaunch, self._listener = policy, relaunch, listener
+        self._policy, self._on_restart, self._listener = policy, on_restart, listener
         if self._actor is not None and self.home is not None:
             self.home.run_soon(self._apply_policy)
 
     def _apply_policy(self) -> None:
         actor = self._actor
-        if actor is None or actor.policy is self._policy:
+        if actor is None:
+            return
+        actor.delegate_restart = self._on_restart
+        if actor.policy is self._policy:
             return
         actor.policy = self._policy
         if self._policy is not None and actor.last_start is not None:
@@ -253,16 +264,15 @@ class LocalProvisioner(KernelProvisionerBase):
             self._listener(event)
 
     async def _prepare(self, newports: bool) -> LaunchSpec:
-        """The actor's ``prepare``: the façade's spec for a command, else (an automatic
-        restart) fresh arguments from the manager, as upstream's restarter would get them."""
+        """The actor's ``prepare``: the spec the façade prepared for this ``start``. (Automatic
+        restarts are delegated to the restarter, which goes through ``start`` too.)"""
         spec, self._next_spec = self._next_spec, None
-        if spec is not None:
-            return spec
-        if self._relaunch is None:
-            raise RuntimeError("no launch arguments for an automatic restart")
-        cmd, kwargs = await self._relaunch(newports)
-        self.cwd = kwargs.get("cwd") or os.getcwd()
-        return _launch_spec(cmd, kwargs, self.connection_info)
+        if spec is None:
+            raise RuntimeError(
+                f"kernel {self.kernel_id}: no launch arguments (a relaunch must go through the "
+                "manager's restart_kernel)"
+            )
+        return spec
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         """Ports, curve keys, connection file and argv through the manager parent."""
