@@ -28,18 +28,23 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import zmq
+from traitlets import Float
 
 from jupyter_client.actors.actor import ActorError
 from jupyter_client.actors.process import ExitInfo, ProcessActor
+from jupyter_client.actors.registration import Registrar
 from jupyter_client.actors.runtime import Home, home_for_caller, runtime_home
 from jupyter_client.connect import KernelConnectionInfo, LocalPortCache
 from jupyter_client.localinterfaces import is_local_ip, local_ips
+from jupyter_client.protocol.connection import secure_write
 from jupyter_client.protocol.curve import curve_wanted
+from jupyter_client.protocol.handshake import supports_handshake
 from jupyter_client.provisioning._hosting import HostedKernels, hosted_kernels_for
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from jupyter_client.supervisor.host import KernelHost
@@ -93,6 +98,18 @@ class LocalProvisioner(KernelProvisionerBase):
     ip: str | None = None
     ports_cached = False
     cwd: str | None = None
+
+    registration_timeout = Float(
+        60.0,
+        config=True,
+        help="Seconds to wait for a kernel that uses the registration handshake (kernelspec "
+        "kernel_protocol_version >= 5.6) to register its ports before the start fails.",
+    )
+    # registration handshake state (see the section at the end of the class)
+    _registrar: Registrar | None = None
+    _registration_file: str | None = None
+    _handshake_ports = False
+    _handshake_file_kwargs: dict[str, Any] = {}  # replaced per launch, never mutated
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -211,6 +228,7 @@ class LocalProvisioner(KernelProvisionerBase):
         not restarting, the actor leaves its host (killing whatever is left of the kernel)."""
         if self.ports_cached and not restart:
             self._release_ports()
+        self._drop_registration()
         if not restart and self._actor is not None and self._hosting is not None:
             actor, self._actor = self._actor, None
             await self._hosting.home.call(self._hosting.remove, actor)
@@ -298,6 +316,9 @@ class LocalProvisioner(KernelProvisionerBase):
                 f"Currently valid addresses are: {local_ips()}"
             )
         extra_arguments = kwargs.pop("extra_arguments", None)
+        if self._handshake_wanted(km):
+            cmd = self._pre_launch_handshake(km, policy, extra_arguments, kwargs)
+            return await super().pre_launch(cmd=cmd, **kwargs)
         if km.cache_ports and not self.ports_cached:
             cache = LocalPortCache.instance()
             for name in _PORT_NAMES:
@@ -327,11 +348,15 @@ class LocalProvisioner(KernelProvisionerBase):
         if not cmd:
             raise ValueError("cannot launch a kernel from an empty argv")
         spec = _launch_spec(cmd, kwargs, self.connection_info)
+        spec.registration = self._take_registration()
         if self._hosting is None:
             km = self.parent
             self._hosting = hosted_kernels_for(_home(), getattr(km, "parent", None))
         try:
-            await self._hosting.home.call(self._start_in_home, spec)
+            try:
+                await self._hosting.home.call(self._start_in_home, spec)
+            finally:
+                self._drop_registration()  # unused if the launch failed before registering
         except KernelStartError as e:
             cause = e.__cause__
             if isinstance(cause, FileNotFoundError):
@@ -384,3 +409,99 @@ class LocalProvisioner(KernelProvisionerBase):
         self.pid = provisioner_info["pid"]
         self.pgid = provisioner_info["pgid"]
         self.ip = provisioner_info["ip"]
+
+    # -- registration handshake (protocol 5.6, JEP 66; docs/handshake.md) ------------------
+    # A kernelspec declaring kernel_protocol_version >= 5.6 gets a registration file where
+    # {connection_file} goes; the kernel binds its own ports and registers them over a socket
+    # we bound first, so no port is ever chosen here (no port race). Every launch (start,
+    # restart) re-runs the handshake: the kernel gets new ports each time.
+    def _handshake_wanted(self, km: Any) -> bool:
+        spec = self.kernel_spec
+        if spec is None or not supports_handshake(getattr(spec, "kernel_protocol_version", "")):
+            return False
+        if km.transport != "tcp":
+            self.log.info("kernel %s: registration handshake needs tcp; using a connection "
+                          "file (transport %s)", self.kernel_id, km.transport)  # fmt: skip
+            return False
+        if not self._handshake_ports and any(getattr(km, n) > 0 for n in _PORT_NAMES):
+            self.log.info("kernel %s: ports are configured; using a connection file instead "
+                          "of the registration handshake", self.kernel_id)  # fmt: skip
+            return False
+        return True
+
+    def _pre_launch_handshake(
+        self, km: Any, policy: str, extra_arguments: Any, kwargs: dict[str, Any]
+    ) -> list[str]:
+        """Bind the registration socket, write the registration file, and the argv with the
+        file where ``{connection_file}`` goes. The connection file is written on registration."""
+        self._drop_registration()
+        if self._curve_enabled(policy) and km.curve_publickey is None:
+            km.curve_publickey, km.curve_secretkey = zmq.curve_keypair()
+        km.cleanup_connection_file()  # a previous incarnation's ports must not be read
+        if not km.connection_file:
+            fd, km.connection_file = tempfile.mkstemp(".json")
+            os.close(fd)
+            os.unlink(km.connection_file)
+        self._handshake_file_kwargs = {}
+        if "env" in kwargs:
+            self._handshake_file_kwargs["jupyter_session"] = kwargs["env"].get(
+                "JPY_SESSION_NAME", ""
+            )
+        registrar = Registrar(
+            kernel_id=self.kernel_id or km.kernel_id or "kernel",
+            key=km.session.key,
+            signature_scheme=km.session.signature_scheme,
+            timeout=self.registration_timeout,
+        )
+        extra: dict[str, Any] = {"ip": km.ip, "kernel_name": km.kernel_name}
+        if km.curve_publickey is not None and km.curve_secretkey is not None:
+            extra["curve_publickey"] = km.curve_publickey.decode()
+            extra["curve_secretkey"] = km.curve_secretkey.decode()
+        path = os.path.splitext(km.connection_file)[0] + "-registration.json"
+        try:
+            secure_write(path, registrar.registration_file(**extra).dumps())
+        except BaseException:
+            registrar.close()
+            raise
+        self._registrar, self._registration_file = registrar, path
+        self.connection_info = km.get_connection_info()
+        conn, reg = os.path.realpath(km.connection_file), os.path.realpath(path)
+        return [arg.replace(conn, reg) for arg in km.format_kernel_cmd(extra_arguments)]
+
+    def _take_registration(self) -> Callable[[], Awaitable[dict[str, Any]]] | None:
+        """The LaunchSpec's ``registration`` for the registrar ``pre_launch`` bound, if any."""
+        registrar, path, km = self._registrar, self._registration_file, self.parent
+        if registrar is None or km is None:
+            return None
+
+        async def registration() -> dict[str, Any]:
+            try:
+                result = await registrar.wait()
+            finally:
+                await registrar.aclose()
+                _unlink(path)
+            for name, port in result.ports.items():
+                setattr(km, name, port)
+            self._handshake_ports = True
+            km.cleanup_connection_file()
+            km.write_connection_file(**self._handshake_file_kwargs)
+            self.connection_info = km.get_connection_info()
+            return dict(self.connection_info)
+
+        return registration
+
+    def _drop_registration(self) -> None:
+        """Close a registrar that was never awaited and remove its registration file."""
+        registrar, self._registrar = self._registrar, None
+        path, self._registration_file = self._registration_file, None
+        if registrar is not None and not registrar.closed:
+            registrar.close()
+        _unlink(path)
+
+
+def _unlink(path: str | None) -> None:
+    if path:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass

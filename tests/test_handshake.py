@@ -1,0 +1,296 @@
+"""The registration handshake end to end: real kernel processes (``kernels/handshake_kernel.py``)
+started by KernelManager / AsyncKernelManager from a kernelspec that opts in
+(``kernel_protocol_version: "5.6"``), plus the registrar on its own against raw zmq peers.
+
+Every scenario shuts its kernel down; the suite's leak check verifies no process, thread or fd
+is left (the registrar's own zmq context included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import trio
+import zmq
+from traitlets.config import Config
+
+from jupyter_client.actors.registration import Registrar, RegistrationTimeout
+from jupyter_client.connect import write_connection_file
+from jupyter_client.manager import AsyncKernelManager, KernelManager
+from jupyter_client.protocol.handshake import RegistrationCodec
+
+pytestmark = pytest.mark.timeout(120)
+
+KERNELS = Path(__file__).with_name("kernels")
+HANDSHAKE_KERNEL = str(KERNELS / "handshake_kernel.py")
+MINIMAL_KERNEL = str(KERNELS / "minimal_kernel.py")
+PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+@pytest.fixture
+def jupyter_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A JUPYTER_PATH of our own (kernelspecs go in ``kernels/``) and a private runtime dir."""
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    return tmp_path / "share"
+
+
+def install_spec(
+    share: Path, name: str, *flags: str, version: str = "5.6", kernel: str = HANDSHAKE_KERNEL
+) -> None:
+    d = share / "kernels" / name
+    d.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, kernel, "-f", "{connection_file}", *flags],
+        "display_name": f"test {name}",
+        "language": "python",
+        "kernel_protocol_version": version,
+    }
+    (d / "kernel.json").write_text(json.dumps(spec))
+
+
+def quick(timeout: float = 2.0) -> Config:
+    return Config({"LocalProvisioner": {"registration_timeout": timeout}})
+
+
+def classic_keys(tmp_path: Path) -> set[str]:
+    """The keys of a connection file written the classic way (manager-chosen ports)."""
+    fname, _ = write_connection_file(str(tmp_path / "classic.json"), kernel_name="x")
+    try:
+        return set(json.loads(Path(fname).read_text()))
+    finally:
+        os.unlink(fname)
+
+
+def check_connection_file(km: Any, tmp_path: Path) -> dict[str, Any]:
+    """The file at km.connection_file is a classic one carrying the registered ports."""
+    info = json.loads(Path(km.connection_file).read_text())
+    assert set(info) == classic_keys(tmp_path)
+    mine = km.get_connection_info()
+    for name in PORTS:
+        assert info[name] == mine[name] > 0
+    assert info["key"] == mine["key"].decode() and info["kernel_name"] == km.kernel_name
+    assert len({info[name] for name in PORTS}) == 5
+    reg_file = os.path.splitext(km.connection_file)[0] + "-registration.json"
+    assert not os.path.exists(reg_file)  # removed once the kernel registered
+    return info
+
+
+def kernel_argv(km: Any) -> list[str]:
+    return psutil.Process(km.provisioner.pid).cmdline()
+
+
+def run(kc: Any, code: str) -> dict[str, Any]:
+    return kc.execute_interactive(code, timeout=30, output_hook=lambda m: None)  # type: ignore[no-any-return]
+
+
+def test_blocking_manager_start_execute_restart_shutdown(
+    jupyter_path: Path, tmp_path: Path
+) -> None:
+    install_spec(jupyter_path, "hs")
+    km = KernelManager(kernel_name="hs")
+    assert km.ports == [0, 0, 0, 0, 0]
+    km.start_kernel()
+    try:
+        first = check_connection_file(km, tmp_path)
+        argv = kernel_argv(km)
+        assert argv[argv.index("-f") + 1].endswith("-registration.json")  # not the conn. file
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=30)
+            assert run(kc, "x = 41")["content"]["status"] == "ok"
+        finally:
+            kc.stop_channels()
+
+        km.restart_kernel()  # the handshake again: the kernel binds (and registers) anew
+        second = check_connection_file(km, tmp_path)
+        assert km.is_alive()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=30)
+            reply = run(kc, "assert 'x' not in dir()")  # a new process
+            assert reply["content"]["status"] == "ok"
+        finally:
+            kc.stop_channels()
+        assert first["key"] == second["key"]
+    finally:
+        km.shutdown_kernel()
+    assert not km.is_alive()
+    assert not os.path.exists(km.connection_file)
+
+
+def test_async_manager_under_asyncio_interrupt_and_shutdown(
+    jupyter_path: Path, tmp_path: Path
+) -> None:
+    install_spec(jupyter_path, "hs")
+
+    async def main() -> None:
+        km = AsyncKernelManager(kernel_name="hs")
+        await km.start_kernel()
+        try:
+            check_connection_file(km, tmp_path)
+            kc = km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=30)
+                msg_id = kc.execute("import time; time.sleep(30)")
+                await asyncio.sleep(0.5)
+                await km.interrupt_kernel()
+                while True:
+                    reply = await kc.get_shell_msg(timeout=20)
+                    if reply["parent_header"].get("msg_id") == msg_id:
+                        break
+                assert reply["content"]["ename"] == "KeyboardInterrupt"
+            finally:
+                kc.stop_channels()
+            await km.restart_kernel()
+            check_connection_file(km, tmp_path)
+        finally:
+            await km.shutdown_kernel()
+        assert not await km.is_alive()
+
+    asyncio.run(main())
+
+
+def test_async_manager_under_trio(jupyter_path: Path, tmp_path: Path) -> None:
+    install_spec(jupyter_path, "hs")
+
+    async def main() -> None:
+        km = AsyncKernelManager(kernel_name="hs")
+        await km.start_kernel()
+        try:
+            check_connection_file(km, tmp_path)
+            kc = km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=30)
+                reply = await kc.execute("y = 2", reply=True, timeout=30)
+                assert reply["content"]["status"] == "ok"
+            finally:
+                kc.stop_channels()
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    trio.run(main)
+
+
+def test_never_registers_is_a_clear_timeout(jupyter_path: Path) -> None:
+    install_spec(jupyter_path, "silent", "--never-register")
+    km = KernelManager(kernel_name="silent", config=quick(1.5))
+    with pytest.raises(
+        TimeoutError, match=r"did not register on tcp://127\.0\.0\.1:\d+ within 1\.5 s"
+    ):
+        km.start_kernel()
+    assert not km.has_kernel
+    km.cleanup_resources()
+
+
+def test_bad_signature_is_logged_and_ignored(
+    jupyter_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    install_spec(jupyter_path, "forger", "--bad-signature")
+    km = KernelManager(kernel_name="forger", config=quick(2.0))
+    with caplog.at_level(logging.WARNING, logger="jupyter_client.actors.registration"):
+        with pytest.raises(RegistrationTimeout) as info:
+            km.start_kernel()
+    assert "ignored 1 invalid registration(s)" in str(info.value)
+    assert "bad signature" in str(info.value)
+    warnings = [r.getMessage() for r in caplog.records if r.name.endswith("registration")]
+    assert any("bad signature" in w for w in warnings), warnings
+    km.cleanup_resources()
+
+
+def test_exit_before_registering_names_the_exit(jupyter_path: Path) -> None:
+    install_spec(jupyter_path, "quitter", "--exit-before-register")
+    km = KernelManager(kernel_name="quitter", config=quick(30.0))
+    with pytest.raises(RuntimeError, match=r"exited before registering.*exit code 7"):
+        km.start_kernel()  # well before the 30 s bound: the exit ends the wait
+    km.cleanup_resources()
+
+
+def test_kernelspec_without_opt_in_keeps_manager_chosen_ports(
+    jupyter_path: Path, tmp_path: Path
+) -> None:
+    install_spec(jupyter_path, "classic", version="5.5", kernel=MINIMAL_KERNEL)
+    km = KernelManager(kernel_name="classic")
+    km.start_kernel()
+    try:
+        argv = kernel_argv(km)
+        assert argv[argv.index("-f") + 1] == os.path.realpath(km.connection_file)
+        info = json.loads(Path(km.connection_file).read_text())
+        assert set(info) == classic_keys(tmp_path)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=30)
+        finally:
+            kc.stop_channels()
+    finally:
+        km.shutdown_kernel()
+
+
+# -- the registrar on its own, against raw zmq peers --------------------------------------
+def test_registrar_ignores_garbage_and_accepts_the_valid_registration() -> None:
+    key = uuid.uuid4().hex
+
+    async def main() -> None:
+        registrar = Registrar(kernel_id="k-1", key=key, timeout=20)
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.linger = 0
+        dealer.connect(registrar.url)
+        ports = dict(zip(PORTS, range(40001, 40006), strict=True))
+        good = RegistrationCodec(key, "hmac-sha256", "k-1")
+        try:
+            dealer.send_multipart([b"no delimiter at all"])
+            dealer.send_multipart([b"<IDS|MSG>", b"", b"{}"])  # unsigned
+            other = RegistrationCodec(key, "hmac-sha256", "k-2").encode_registration(ports)
+            dealer.send_multipart(other)  # signed, but for another kernel
+            dealer.send_multipart(good.encode_registration({**ports, "hb_port": 40001}))
+            dealer.send_multipart(good.encode_registration(ports))
+            with trio.fail_after(20):
+                result = await registrar.wait()
+            assert dict(result.ports) == ports and result.kernel_id == "k-1"
+            assert registrar.ignored_count == 4
+            assert "distinct" in registrar.ignored[-1]
+            assert dealer.poll(10_000)
+            ack = good.decode_reply(dealer.recv_multipart())
+            assert ack == {"status": "ok", "kernel_id": "k-1"}
+        finally:
+            dealer.close()
+            ctx.term()
+            await registrar.aclose()
+
+    trio.run(main)
+
+
+def test_registrar_timeout_and_closing() -> None:
+    async def main() -> None:
+        registrar = Registrar(kernel_id="k", key=b"secret", timeout=0.3)
+        try:
+            with pytest.raises(RegistrationTimeout, match="did not register"):
+                await registrar.wait()
+        finally:
+            await registrar.aclose()
+        await registrar.aclose()  # idempotent
+        with pytest.raises(Exception, match="closed"):
+            await registrar.wait()
+
+    trio.run(main)
+    unused = Registrar(kernel_id="k", key=b"")
+    assert unused.port > 0
+    unused.close()
+    unused.close()
+    with pytest.raises(ValueError, match="timeout must be positive"):
+        Registrar(kernel_id="k", key=b"", timeout=0)
