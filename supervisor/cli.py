@@ -95,7 +95,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                             paths.socket)  # fmt: skip
             os.unlink(paths.socket)
         svc = Service(paths, saved, heartbeat=args.heartbeat, hung_after=args.hung_after,
-                      shutdown_wait=args.shutdown_wait, cwd=os.getcwd())  # fmt: skip
+                      shutdown_wait=args.shutdown_wait, cwd=os.getcwd(),
+                      startup_timeout=args.startup_timeout or None)  # fmt: skip
 
         def ready() -> None:
             print(f"jupyter-supervisor: serving on {paths.socket} (pid {os.getpid()}, "
@@ -120,6 +121,7 @@ def _daemonize(args: argparse.Namespace, paths: Paths) -> int:
     argv = [sys.executable, "-m", "jupyter_client.supervisor.cli", "--runtime-dir",
             paths.runtime_dir, "serve", "--heartbeat", str(args.heartbeat), "--hung-after",
             str(args.hung_after), "--shutdown-wait", str(args.shutdown_wait),
+            "--startup-timeout", str(args.startup_timeout),
             "--log-level", args.log_level]  # fmt: skip
     with open(paths.log, "ab") as logf:
         os.fchmod(logf.fileno(), 0o600)
@@ -301,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--daemon", action="store_true", help="detach; return once it is serving")
     s.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat period, seconds")
     s.add_argument("--hung-after", type=int, default=3, help="missed beats that mean hung")
+    s.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a new kernel gets to answer its first heartbeat (0: no deadline)",
+    )
     s.add_argument(
         "--shutdown-wait",
         type=float,

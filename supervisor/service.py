@@ -71,11 +71,14 @@ class Service:
     def __init__(
         self, paths: Paths, saved: SupervisorState | None, *, heartbeat: float = 5.0,
         hung_after: int = 3, shutdown_wait: float = 5.0, cwd: str | None = None,
+        startup_timeout: float | None = 60.0,
     ) -> None:  # fmt: skip
         self.paths = paths
         self.saved = saved
         self.heartbeat = heartbeat
         self.hung_after = hung_after
+        #: A new kernel process that has not answered a heartbeat by then is hung at start-up.
+        self.startup_timeout = startup_timeout
         self.shutdown_wait = shutdown_wait
         self.cwd = cwd
         self.kernels: dict[str, Supervised] = {}
@@ -150,6 +153,7 @@ class Service:
             interrupt_mode="message" if k.record.interrupt_mode == "message" else "signal",
             shutdown_wait_time=self.shutdown_wait, heartbeat=self.heartbeat,
             hung_after=self.hung_after, on_event=lambda ev: self._on_event(k, ev), ctx=host.ctx,
+            startup_timeout=self.startup_timeout,
         )  # fmt: skip
         if k.actor is not None:  # an earlier actor (a failed start): its restarts count on
             k.restarts_base += k.actor.restarts

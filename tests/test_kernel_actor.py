@@ -211,13 +211,66 @@ def test_hung_kernel_detected_by_heartbeat(tmp_path: Path) -> None:
 def test_slow_start_is_not_a_hang(tmp_path: Path) -> None:
     async def main(nursery: trio.Nursery) -> None:
         files = KernelFiles(tmp_path)
-        k = KernelActor("k", files.prepare("--slow-start", "1.5"), heartbeat=0.1, hung_after=2)
+        k = KernelActor(
+            "k", files.prepare("--slow-start", "1.5"), heartbeat=0.1, hung_after=2,
+            startup_timeout=60.0,  # a deadline far off changes nothing
+        )  # fmt: skip
         await nursery.start(k.run)
         await k.start()
         while not k.is_beating():
             await trio.sleep(0.02)
         assert kinds(k) == ["started"]
         await k.shutdown()
+
+    run(main)
+
+
+def test_startup_timeout_kills_a_kernel_that_never_beats(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kernel that never answers its first heartbeat is declared hung at start-up: killed,
+    and handled as a death by the policy (fresh ports: the initial start-up never proved
+    stable); without startup_timeout it would wait forever."""
+
+    async def main(nursery: trio.Nursery) -> None:
+        files = KernelFiles(tmp_path)
+        policy = RestartPolicy(restart_limit=1, stable_start_time=60.0)
+        k = KernelActor(
+            "silent", files.prepare("--no-heartbeat"), policy=policy, heartbeat=0.1,
+            startup_timeout=0.5,
+        )  # fmt: skip
+        await nursery.start(k.run)
+        await k.start()
+        await wait_kind(k, "dead")
+        assert kinds(k) == ["started", "start_timeout", "died", "restart", "started",
+                            "restarted", "start_timeout", "died", "dead"]  # fmt: skip
+        died = k.events[2]
+        assert died.detail == "start_timeout" and died.exit is not None
+        assert died.exit.signal == "SIGKILL" and files.newports_calls == [False, True]
+        assert k.kernel_state.value is KernelState.DEAD and not k.is_alive()
+
+    with caplog.at_level("WARNING", logger="jupyter_client.supervisor.kernel"):
+        run(main)
+    assert "kernel silent (pid " in caplog.text
+    assert "did not answer a heartbeat within 0.5 s of its start" in caplog.text
+
+
+def test_interrupt_before_shutdown_is_part_of_the_shutdown(tmp_path: Path) -> None:
+    """shutdown(interrupt=True) SIGINTs first (upstream's manager order); a kernel that dies
+    of that SIGINT (still starting: no handler yet) is a stopped kernel, not a death."""
+
+    async def main(nursery: trio.Nursery) -> None:
+        policy = RestartPolicy(restart_limit=3)
+        files = KernelFiles(tmp_path)
+        k = KernelActor("k", files.prepare("--slow-start", "30"), policy=policy,
+                        shutdown_wait_time=20.0)  # fmt: skip
+        await nursery.start(k.run)
+        await k.start()
+        assert await k.shutdown(interrupt=True) == "request"  # SIGINT ended it at once
+        assert kinds(k) == ["started", "stopped"] and k.restarts == 0
+        exit_info = k.events[-1].exit
+        assert exit_info is not None and exit_info.returncode != 0
+        assert k.kernel_state.value is KernelState.STOPPED
 
     run(main)
 
