@@ -12,7 +12,9 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -294,3 +296,68 @@ def test_registrar_timeout_and_closing() -> None:
     unused.close()
     with pytest.raises(ValueError, match="timeout must be positive"):
         Registrar(kernel_id="k", key=b"", timeout=0)
+
+
+def test_automatic_restart_runs_the_handshake_again(jupyter_path: Path, tmp_path: Path) -> None:
+    """SIGKILL under the restarter: the relaunch registers anew and the manager's ports and
+    connection file follow; a new client works."""
+    from jupyter_client.ioloop import IOLoopKernelManager
+
+    install_spec(jupyter_path, "hs")
+    km = IOLoopKernelManager(kernel_name="hs")
+    km.start_kernel()
+    restarts: list[int] = []
+    km.add_restart_callback(lambda: restarts.append(1))
+    try:
+        check_connection_file(km, tmp_path)
+        pid = km.provisioner.pid  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGKILL)
+
+        def relaunched() -> bool:
+            if not (restarts and km.is_alive() and km.provisioner.pid != pid):  # type: ignore[union-attr]
+                return False
+            try:
+                info = json.loads(Path(km.connection_file).read_text())
+            except (OSError, ValueError):
+                return False
+            return all(info[n] == getattr(km, n) for n in PORTS)
+
+        deadline = time.monotonic() + 60
+        while not relaunched():
+            assert time.monotonic() < deadline, "no relaunch with a registered connection file"
+            time.sleep(0.01)
+        check_connection_file(km, tmp_path)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=30)
+            assert run(kc, "1")["content"]["status"] == "ok"
+        finally:
+            kc.stop_channels()
+        assert restarts == [1]
+    finally:
+        km.shutdown_kernel()
+
+
+def test_multikernelmanager_starts_many_handshake_kernels_at_once(jupyter_path: Path) -> None:
+    """The port race's home ground (many kernels at once): each kernel's ports are its own."""
+    from jupyter_client.multikernelmanager import AsyncMultiKernelManager
+
+    install_spec(jupyter_path, "hs")
+
+    async def main() -> None:
+        mkm = AsyncMultiKernelManager()
+        try:
+            ids = await asyncio.gather(*(mkm.start_kernel(kernel_name="hs") for _ in range(4)))
+            ports: list[int] = []
+            for kid in ids:
+                km = mkm.get_kernel(kid)
+                info = json.loads(Path(km.connection_file).read_text())
+                assert os.path.basename(km.connection_file) == f"kernel-{kid}.json"
+                ports += [info[n] for n in PORTS]
+                assert [info[n] for n in PORTS] == [getattr(km, n) for n in PORTS]
+            assert len(set(ports)) == len(ports) == 20
+        finally:
+            await mkm.shutdown_all(now=True)
+
+    asyncio.run(main())
