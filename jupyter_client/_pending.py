@@ -12,7 +12,6 @@ AREAS = {
     "lifecycle": "kernel lifecycle under supervision (managers, provisioners, restarter)",
     "clients": "the trio actor core and kernel clients",
     "supervisor": "the supervisor service and status CLI",
-    "apps": "the jupyter-run / jupyter-kernel applications",
 }
 
 

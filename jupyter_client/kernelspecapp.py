@@ -1,37 +1,29 @@
 """The ``jupyter-kernelspec`` command: list, install, remove kernelspecs; list provisioners.
 
-Upstream builds these on jupyter_core's ``JupyterApp``; we do not depend on jupyter_core, so
-:class:`JupyterApp` below is the small part of it these commands need (Jupyter dirs as
-traits, ``--debug``/``--log-level``/``--config``/``-y`` options, loading
-``jupyter_config`` files). Class names, options, aliases and output text match upstream.
+Upstream builds these on jupyter_core's ``JupyterApp``; ours build on
+:class:`jupyter_client._app.JupyterApp` (Jupyter dirs, config files, the base options), which
+is re-exported here under its upstream name. Class names, options, aliases and output text
+match upstream. Besides ``jupyter_config`` (upstream's only config file for these commands),
+``jupyter_kernelspec_config.py/.json`` is read too.
 """
 
 from __future__ import annotations
 
 import errno
 import json
-import logging
 import os
 import sys
-from copy import deepcopy
 from importlib.metadata import entry_points
 from pathlib import Path
 from shutil import which
 from typing import Any
 
 from traitlets import Bool, Dict, Instance, List, Unicode
-from traitlets.config import Application, catch_config_error
-from traitlets.config.loader import ConfigFileNotFound
+from traitlets.config import Application
 
+from jupyter_client._app import JupyterApp, base_aliases, base_flags
 from jupyter_client._version import __version__
 from jupyter_client.kernelspec import PROVISIONER_GROUP, KernelSpecManager
-from jupyter_client.protocol.paths import (
-    jupyter_config_dir,
-    jupyter_config_path,
-    jupyter_data_dir,
-    jupyter_path,
-    jupyter_runtime_dir,
-)
 
 __all__ = [
     "InstallKernelSpec",
@@ -44,114 +36,11 @@ __all__ = [
     "main",
 ]
 
-base_aliases: dict[str, Any] = dict(Application.aliases)
-base_aliases.update({"log-level": "Application.log_level", "config": "JupyterApp.config_file"})
-base_flags: dict[str, Any] = dict(Application.flags)
-base_flags.update(
-    {
-        "debug": (
-            {"Application": {"log_level": logging.DEBUG}},
-            "set log level to logging.DEBUG (maximize logging output)",
-        ),
-        "y": (
-            {"JupyterApp": {"answer_yes": True}},
-            "Answer yes to any questions instead of prompting.",
-        ),
-    }
-)
 
+class _KernelSpecCommand(JupyterApp):
+    """A ``jupyter kernelspec`` subcommand: also reads ``jupyter_kernelspec_config``."""
 
-def _ensure_dir(path: str, mode: int = 0o700) -> None:
-    os.makedirs(path, mode=mode, exist_ok=True)
-
-
-class JupyterApp(Application):
-    """Minimal stand-in for jupyter_core's ``JupyterApp`` (dirs, config files, base flags)."""
-
-    name = "jupyter"
-    description = "A Jupyter Application"
-    aliases = base_aliases
-    flags = base_flags
-
-    def _log_level_default(self) -> int:
-        return logging.INFO
-
-    jupyter_path = List(Unicode())
-
-    def _jupyter_path_default(self) -> list[str]:
-        return jupyter_path()
-
-    config_dir = Unicode()
-
-    def _config_dir_default(self) -> str:
-        return jupyter_config_dir()
-
-    data_dir = Unicode()
-
-    def _data_dir_default(self) -> str:
-        d = jupyter_data_dir()
-        _ensure_dir(d)
-        return d
-
-    runtime_dir = Unicode()
-
-    def _runtime_dir_default(self) -> str:
-        d = jupyter_runtime_dir()
-        _ensure_dir(d)
-        return d
-
-    config_file_name = Unicode(config=True, help="Specify a config file to load.")
-
-    def _config_file_name_default(self) -> str:
-        return self.name.replace("-", "_") + "_config" if self.name else ""
-
-    config_file = Unicode(config=True, help="Full path of a config file.")
-    answer_yes = Bool(False, config=True, help="Answer yes to any prompts.")
-
-    @property
-    def config_file_paths(self) -> list[str]:
-        """Config search path with our config dir first."""
-        paths = jupyter_config_path()
-        if self.config_dir not in paths:
-            paths.insert(0, self.config_dir)
-        return paths
-
-    def load_config_file(self, suppress_errors: bool = True) -> None:  # type: ignore[override]
-        """Load ``jupyter_config`` and the app's own config file from the config path."""
-        try:
-            super().load_config_file("jupyter_config", path=self.config_file_paths)
-        except ConfigFileNotFound:
-            pass
-        if self.config_file:
-            path, name = os.path.split(self.config_file)
-            paths: Any = path
-        else:
-            paths, name = self.config_file_paths, self.config_file_name
-            if not name or name == "jupyter_config":
-                return
-        try:
-            super().load_config_file(name, path=paths)
-        except ConfigFileNotFound:
-            self.log.debug("Config file not found, skipping: %s", name)
-        except Exception:
-            if not suppress_errors or self.raise_config_file_errors:
-                raise
-            self.log.warning("Error loading config file: %s", name, exc_info=True)
-
-    @catch_config_error
-    def initialize(self, argv: Any = None) -> None:
-        """Parse the command line, then load config files (command line wins)."""
-        self.parse_command_line(sys.argv[1:] if argv is None else argv)
-        if self.subapp is not None:
-            return
-        cl_config = deepcopy(self.config)
-        self.load_config_file()
-        self.update_config(cl_config)
-
-    def start(self) -> None:
-        """Run the selected subcommand, if any."""
-        if self.subapp is not None:
-            self.subapp.start()
+    config_file_aliases = ("jupyter_kernelspec_config",)
 
 
 def _limit_to_missing(
@@ -166,7 +55,7 @@ def _limit_to_missing(
     return {k: v for k, v in paths.items() if k in missing}, missing
 
 
-class ListKernelSpecs(JupyterApp):
+class ListKernelSpecs(_KernelSpecCommand):
     """An app to list kernel specs."""
 
     version = __version__
@@ -214,7 +103,7 @@ class ListKernelSpecs(JupyterApp):
         return specs
 
 
-class InstallKernelSpec(JupyterApp):
+class InstallKernelSpec(_KernelSpecCommand):
     """An app to install a kernel spec."""
 
     version = __version__
@@ -301,7 +190,7 @@ class InstallKernelSpec(JupyterApp):
             raise
 
 
-class RemoveKernelSpec(JupyterApp):
+class RemoveKernelSpec(_KernelSpecCommand):
     """An app to remove a kernel spec."""
 
     version = __version__
@@ -358,7 +247,7 @@ class RemoveKernelSpec(JupyterApp):
             print(f"Removed {path}")
 
 
-class InstallNativeKernelSpec(JupyterApp):
+class InstallNativeKernelSpec(_KernelSpecCommand):
     """An app to install the native kernel spec."""
 
     version = __version__
@@ -404,7 +293,7 @@ class InstallNativeKernelSpec(JupyterApp):
             self.exit(e)  # type: ignore[arg-type]
 
 
-class ListProvisioners(JupyterApp):
+class ListProvisioners(_KernelSpecCommand):
     """An app to list provisioners."""
 
     version = __version__
