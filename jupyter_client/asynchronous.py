@@ -14,11 +14,10 @@ from typing import Any
 
 import sniffio
 import trio
-from traitlets import Type
+from traitlets import Type, default
 
 from jupyter_client.actors.xqueue import CrossQueue, wait_any
 from jupyter_client.channels import AsyncZMQSocketChannel, HBChannel
-from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.client import KernelClient, prompt_for_input, reqrep
 
 Msg = dict[str, Any]
@@ -29,11 +28,21 @@ __all__ = ["AsyncKernelClient"]
 class AsyncKernelClient(KernelClient):
     """A KernelClient whose reads and operations are coroutines (trio or asyncio)."""
 
-    shell_channel_class = Type(AsyncZMQSocketChannel, klass=ChannelABC)
-    iopub_channel_class = Type(AsyncZMQSocketChannel, klass=ChannelABC)
-    stdin_channel_class = Type(AsyncZMQSocketChannel, klass=ChannelABC)
-    control_channel_class = Type(AsyncZMQSocketChannel, klass=ChannelABC)
-    hb_channel_class = Type(HBChannel, klass=HBChannelABC)
+    # Narrowed as upstream does: a configured channel class must subclass these.
+    shell_channel_class = Type(AsyncZMQSocketChannel)
+    iopub_channel_class = Type(AsyncZMQSocketChannel)
+    stdin_channel_class = Type(AsyncZMQSocketChannel)
+    control_channel_class = Type(AsyncZMQSocketChannel)
+    hb_channel_class = Type(HBChannel)
+
+    @default("context")
+    def _context_default(self) -> Any:
+        # As upstream, an asyncio context for ``connect_*`` callers; it shadows the
+        # process-wide one, so no second set of zmq I/O threads is started.
+        import zmq
+        import zmq.asyncio
+
+        return zmq.asyncio.Context(zmq.Context.instance())
 
     _home_in_callers_run = True
 

@@ -15,7 +15,6 @@ from traitlets import Type
 
 from jupyter_client.actors.xqueue import CrossQueue, wait_any_blocking
 from jupyter_client.channels import HBChannel, ZMQSocketChannel
-from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.client import KernelClient, drive, prompt_for_input, reqrep
 
 Msg = dict[str, Any]
@@ -26,11 +25,12 @@ __all__ = ["BlockingKernelClient"]
 class BlockingKernelClient(KernelClient):
     """A KernelClient with blocking reads (``get_shell_msg(timeout=...)`` etc.)."""
 
-    shell_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
-    iopub_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
-    stdin_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
-    control_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
-    hb_channel_class = Type(HBChannel, klass=HBChannelABC)
+    # Narrowed as upstream does: a configured channel class must subclass these.
+    shell_channel_class = Type(ZMQSocketChannel)
+    iopub_channel_class = Type(ZMQSocketChannel)
+    stdin_channel_class = Type(ZMQSocketChannel)
+    control_channel_class = Type(ZMQSocketChannel)
+    hb_channel_class = Type(HBChannel)
 
     # -- primitives: blocking, so the shared coroutines never suspend -----------------------
     async def _get(self, q: CrossQueue[Msg], timeout: float | None) -> Msg:

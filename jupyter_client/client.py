@@ -19,12 +19,13 @@ from collections.abc import Callable, Coroutine
 from getpass import getpass
 from typing import Any, TypeVar
 
-from traitlets import Type
+import zmq
+from traitlets import Type, default
 
 from jupyter_client.actors.client import KernelChannels
 from jupyter_client.actors.runtime import Home, home_for_caller, runtime_home
 from jupyter_client.actors.xqueue import CrossQueue
-from jupyter_client.channels import HBChannel, ZMQSocketChannel, _Link
+from jupyter_client.channels import _Link
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.clientabc import KernelClientABC
 from jupyter_client.connect import ConnectionFileMixin
@@ -89,11 +90,19 @@ class KernelClient(ConnectionFileMixin):
     """Communicates with a single kernel; see :class:`BlockingKernelClient` and
     :class:`AsyncKernelClient` for the two reading styles."""
 
-    shell_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
-    iopub_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
-    stdin_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
-    control_channel_class = Type(ZMQSocketChannel, klass=ChannelABC)
-    hb_channel_class = Type(HBChannel, klass=HBChannelABC)
+    # As upstream: the base class names only the ABCs; each concrete client narrows them
+    # (typed Any so the narrowing redeclarations type-check).
+    shell_channel_class: Any = Type(ChannelABC)
+    iopub_channel_class: Any = Type(ChannelABC)
+    stdin_channel_class: Any = Type(ChannelABC)
+    control_channel_class: Any = Type(ChannelABC)
+    hb_channel_class: Any = Type(HBChannelABC)
+
+    @default("context")
+    def _context_default(self) -> zmq.Context[Any]:
+        # Our channels own their sockets; this context only serves ``connect_*`` callers, so
+        # it is the process-wide one (upstream makes one per client), created on first use.
+        return zmq.Context.instance()
 
     allow_stdin: bool = True
     ioloop = None
@@ -122,7 +131,7 @@ class KernelClient(ConnectionFileMixin):
             self.session,
             info,
             identity=self.session.bsession,
-            time_to_dead=float(self.hb_channel_class.time_to_dead),  # type: ignore[attr-defined]
+            time_to_dead=float(self.hb_channel_class.time_to_dead),
             **wanted,
         )
         self._home = home

@@ -350,6 +350,9 @@ class AsyncKernelManager(KernelManager):
     client_class = DottedObjectName(
         "jupyter_client.asynchronous.AsyncKernelClient", config=True, help="The client class."
     )
+    # Redeclared as upstream does: only async clients are accepted, and the default is
+    # static (the ``client_class`` observer still applies a configured class).
+    client_factory = Type(klass="jupyter_client.asynchronous.AsyncKernelClient", config=True)
 
     start_kernel = KernelManager._async_start_kernel  # type: ignore[assignment]
     pre_start_kernel = KernelManager._async_pre_start_kernel  # type: ignore[assignment]

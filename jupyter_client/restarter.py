@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from traitlets import Bool, Dict, Float, Instance, Integer
+from traitlets import Bool, Dict, Float, Instance, Integer, default
 from traitlets.config import LoggingConfigurable
 
 from jupyter_client._lifecycle import (
@@ -67,9 +67,13 @@ class KernelRestarter(LoggingConfigurable):
     )
     callbacks = Dict()
 
+    @default("callbacks")
+    def _callbacks_default(self) -> dict[str, list[Any]]:
+        # A default rather than an assignment in __init__, so ``callbacks=`` is honoured.
+        return {"restart": [], "dead": []}
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.callbacks = {"restart": [], "dead": []}
         self._policy: RestartPolicy | None = None
         self._running = False
         self._polling = False

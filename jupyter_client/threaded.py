@@ -12,11 +12,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from traitlets import Type
+from traitlets import Instance, Type
 
 from jupyter_client.actors.xqueue import wait_any_blocking
 from jupyter_client.channels import HBChannel, ZMQSocketChannel
-from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.client import KernelClient
 
 log = logging.getLogger("jupyter_client.threaded")
@@ -97,17 +96,20 @@ class IOLoopThread(threading.Thread):
 class ThreadedKernelClient(KernelClient):
     """A KernelClient whose channels call ``call_handlers`` for every message."""
 
-    shell_channel_class = Type(ThreadedZMQSocketChannel, klass=ChannelABC)
-    iopub_channel_class = Type(ThreadedZMQSocketChannel, klass=ChannelABC)
-    stdin_channel_class = Type(ThreadedZMQSocketChannel, klass=ChannelABC)
-    control_channel_class = Type(ThreadedZMQSocketChannel, klass=ChannelABC)
-    hb_channel_class = Type(HBChannel, klass=HBChannelABC)
+    # Narrowed to the threaded classes, as upstream does (a custom class must subclass them).
+    shell_channel_class = Type(ThreadedZMQSocketChannel)
+    iopub_channel_class = Type(ThreadedZMQSocketChannel)
+    stdin_channel_class = Type(ThreadedZMQSocketChannel)
+    control_channel_class = Type(ThreadedZMQSocketChannel)
+    hb_channel_class = Type(HBChannel)
 
-    _dispatcher: IOLoopThread | None = None
+    # Upstream's trait name for the thread that delivers messages (here the dispatcher).
+    ioloop_thread = Instance(IOLoopThread, allow_none=True)
 
     @property
     def ioloop(self) -> IOLoopThread | None:  # type: ignore[override]
-        return self._dispatcher
+        """The dispatcher thread while channels run (upstream: that thread's tornado loop)."""
+        return self.ioloop_thread
 
     def start_channels(
         self,
@@ -120,8 +122,8 @@ class ThreadedKernelClient(KernelClient):
         super().start_channels(shell, iopub, stdin, hb, control)
         if shell:
             self.shell_channel._inspect = self._check_kernel_info_reply
-        self._dispatcher = IOLoopThread(self)
-        self._dispatcher.start()
+        self.ioloop_thread = IOLoopThread(self)
+        self.ioloop_thread.start()
 
     def _check_kernel_info_reply(self, msg: Msg) -> None:
         if msg.get("msg_type") == "kernel_info_reply":
@@ -129,9 +131,9 @@ class ThreadedKernelClient(KernelClient):
             self.shell_channel._inspect = None
 
     def stop_channels(self) -> None:
-        if self._dispatcher is not None:
-            self._dispatcher.stop()
-            self._dispatcher = None
+        if self.ioloop_thread is not None:
+            self.ioloop_thread.stop()
+            self.ioloop_thread = None
         super().stop_channels()
 
     def is_alive(self) -> bool:
