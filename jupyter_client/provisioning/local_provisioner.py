@@ -22,6 +22,8 @@ actor's own death handling then decides, and hands the relaunch back to the rest
 
 ``pre_launch`` mirrors upstream (ports via ``LocalPortCache``, curve keys, connection file,
 ``format_kernel_cmd`` on the manager parent). As upstream, cached ports survive restarts.
+Kernelspecs declaring ``kernel_protocol_version`` >= 5.6 instead get a registration file and
+register their own ports (the handshake section at the end of the class; docs/handshake.md).
 """
 
 from __future__ import annotations
