@@ -48,6 +48,10 @@ _STEP_STATUS = {
 class KernelLifecycleMixin:
     """Lifecycle coroutines of :class:`~jupyter_client.manager.KernelManager`."""
 
+    #: Shutdowns that were not part of a restart, so far: an automatic relaunch that sees it
+    #: change while it ran knows that a shutdown overtook it (and stops what it started).
+    _stops = 0
+
     if TYPE_CHECKING:
         provisioner: Any
         kernel_id: str | None
@@ -223,6 +227,8 @@ class KernelLifecycleMixin:
         if not self.owns_kernel:
             return
         self.shutting_down = True
+        if not restart:
+            self._stops += 1
         self.stop_restarter()
         prov = self.provisioner
         supervised = getattr(prov, "_supervised_shutdown", None)

@@ -193,20 +193,28 @@ class KernelRestarter(LoggingConfigurable):
         await self._fire_callbacks("restart")
         if not self._running or km.shutting_down:
             return
+        stops = km._stops
         try:
             if request.held:
                 km._renew_ports(list(request.held))
             await self._restart_kernel(request.newports)
         except Exception:
+            if km._stops != stops:  # a shutdown overtook the relaunch and broke it
+                self.log.debug("KernelRestarter: relaunch cut short by a shutdown", exc_info=True)
+                return
             self.log.error("KernelRestarter: restart failed", exc_info=True)
-            if km.shutting_down and not self._running:
-                return  # a shutdown overtook the relaunch
             # restart_kernel stopped us on its way (its shutdown step): re-arm, so the actor
             # has the policy to count this failure with.
             self.start()
             report = getattr(km.provisioner, "_restart_failed", None)
             if report is not None:
                 await report()
+            return
+        if km._stops != stops and km.has_kernel:
+            # The manager was shut down while the relaunch ran: what it started must not
+            # outlive that shutdown.
+            self.log.info("KernelRestarter: shut down during the relaunch; stopping the kernel")
+            await km._async_shutdown_kernel(now=True)
 
     async def _restart_kernel(self, newports: bool) -> None:
         """``km.restart_kernel(now=True, newports=...)`` as upstream's restarter calls it; a
