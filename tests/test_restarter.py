@@ -11,14 +11,18 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
+from traitlets.config import Config
 
 from jupyter_client._lifecycle import await_future
+from jupyter_client._lifecycle import sleep as lifecycle_sleep
 from jupyter_client.ioloop import (
     AsyncIOLoopKernelManager,
     AsyncIOLoopKernelRestarter,
@@ -26,7 +30,7 @@ from jupyter_client.ioloop import (
     IOLoopKernelRestarter,
 )
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.provisioning import LocalProvisioner
+from jupyter_client.provisioning import KernelProvisionerBase, LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
 
 MINIMAL_KERNEL = str(Path(__file__).with_name("kernels") / "minimal_kernel.py")
@@ -279,3 +283,127 @@ def test_failed_relaunches_count_as_deaths_then_dead(tmp_path: Path) -> None:
             await km.shutdown_kernel(now=True)
 
     trio.run(main)
+
+
+class PopenProvisioner(KernelProvisionerBase):
+    """A third-party-style provisioner: a plain ``subprocess.Popen``, no kernel actor, so the
+    restarter has to fall back to polling ``is_alive`` every ``time_to_dead``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pids: list[int] = []
+
+    @property
+    def has_process(self) -> bool:
+        return self.process is not None
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        kwargs.pop("transport_encryption", None)
+        km.write_connection_file()
+        self.connection_info = km.get_connection_info()
+        cmd = km.format_kernel_cmd(extra_arguments=kwargs.pop("extra_arguments", None))
+        return await super().pre_launch(cmd=cmd, **kwargs)
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
+        self.process = subprocess.Popen(
+            cmd, env=kwargs.get("env"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        self.pids.append(self.process.pid)
+        return self.connection_info
+
+    async def poll(self) -> int | None:
+        return 0 if self.process is None else self.process.poll()
+
+    async def wait(self) -> int | None:
+        if self.process is None:
+            return 0
+        while self.process.poll() is None:
+            await lifecycle_sleep(0.02)
+        code, self.process = self.process.returncode, None
+        return code
+
+    async def send_signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    async def kill(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGKILL)
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGTERM)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        pass
+
+
+def _popen_km(ksm: KernelSpecManager, **restarter: Any) -> AsyncIOLoopKernelManager:
+    config = Config({"KernelRestarter": {"time_to_dead": 0.2, **restarter}})
+    km = AsyncIOLoopKernelManager(kernel_name="minimal", kernel_spec_manager=ksm, config=config)
+    km.kernel_id = "popen"
+    km.provisioner = PopenProvisioner(kernel_id="popen", kernel_spec=km.kernel_spec, parent=km)
+    return km
+
+
+def test_polling_fallback_restarts_a_third_party_kernel(tmp_path: Path) -> None:
+    """No kernel actor: the restarter polls is_alive every time_to_dead; a SIGKILLed kernel
+    gets 'restart' callbacks and is started again through restart_kernel."""
+
+    async def main() -> None:
+        km = _popen_km(_minimal_ksm(tmp_path))
+        prov = km.provisioner
+        assert isinstance(prov, PopenProvisioner)
+        await km.start_kernel()
+        restarted = asyncio.Event()
+        seen: list[tuple[int, bool]] = []
+
+        def on_restart() -> None:
+            seen.append((len(prov.pids), prov.process is not None and prov.process.poll() is None))
+            restarted.set()
+
+        km.add_restart_callback(on_restart)
+        try:
+            assert km._restarter is not None and km._restarter._polling  # the fallback runs
+            os.kill(prov.pids[0], signal.SIGKILL)
+            await asyncio.wait_for(restarted.wait(), 30)
+            for _ in range(3000):
+                if len(prov.pids) == 2 and km.ready.done() and await km.is_alive():
+                    break
+                await asyncio.sleep(0.01)
+            assert seen == [(1, False)]  # before the relaunch: still the dead first kernel
+            assert len(prov.pids) == 2 and await km.is_alive()
+            kc = km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=30)
+            finally:
+                kc.stop_channels()
+        finally:
+            await km.shutdown_kernel()
+        assert not prov.has_process
+
+    asyncio.run(main())
+
+
+def test_polling_fallback_gives_up_after_restart_limit(tmp_path: Path) -> None:
+    """Quick deaths beyond restart_limit: 'dead' fires and the restarter stops."""
+
+    async def main() -> None:
+        km = _popen_km(_minimal_ksm(tmp_path, "--crash-after", "0.3"), restart_limit=2)
+        prov = km.provisioner
+        assert isinstance(prov, PopenProvisioner)
+        await km.start_kernel()
+        dead = asyncio.Event()
+        restarts: list[int] = []
+        km.add_restart_callback(lambda: restarts.append(1))
+        km.add_restart_callback(dead.set, "dead")
+        try:
+            await asyncio.wait_for(dead.wait(), 60)
+            assert len(restarts) == 2 and len(prov.pids) == 3
+            assert km._restarter is not None and not km._restarter._running
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(main())
