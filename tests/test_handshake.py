@@ -242,6 +242,21 @@ def test_kernelspec_without_opt_in_keeps_manager_chosen_ports(
         km.shutdown_kernel()
 
 
+def test_unparsable_protocol_version_is_logged_and_classic(
+    jupyter_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    install_spec(jupyter_path, "odd", version="five", kernel=MINIMAL_KERNEL)
+    km = KernelManager(kernel_name="odd")
+    with caplog.at_level(logging.WARNING):
+        km.start_kernel()
+    try:
+        argv = kernel_argv(km)
+        assert argv[argv.index("-f") + 1] == os.path.realpath(km.connection_file)
+        assert any("'five' is not a version number" in r.getMessage() for r in caplog.records)
+    finally:
+        km.shutdown_kernel(now=True)
+
+
 # -- the registrar on its own, against raw zmq peers --------------------------------------
 def test_registrar_ignores_garbage_and_accepts_the_valid_registration() -> None:
     key = uuid.uuid4().hex

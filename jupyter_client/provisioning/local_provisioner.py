@@ -419,7 +419,12 @@ class LocalProvisioner(KernelProvisionerBase):
     # restart) re-runs the handshake: the kernel gets new ports each time.
     def _handshake_wanted(self, km: Any) -> bool:
         spec = self.kernel_spec
-        if spec is None or not supports_handshake(getattr(spec, "kernel_protocol_version", "")):
+        version = str(getattr(spec, "kernel_protocol_version", "") or "")
+        if spec is None or not supports_handshake(version):
+            if version and not version.replace(".", "").strip().isdigit():
+                self.log.warning("kernel %s: kernelspec kernel_protocol_version %r is not a "
+                                 "version number; using a connection file", self.kernel_id,
+                                 version)  # fmt: skip
             return False
         if km.transport != "tcp":
             self.log.info("kernel %s: registration handshake needs tcp; using a connection "
