@@ -9,17 +9,20 @@ which ask sniffio which library is running.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sniffio
-import trio
 
-from jupyter_client.actors.runtime import Home, current_run_home, runtime_home
+# asyncio, trio and the actor runtime are imported where first needed, so importing a manager
+# (which imports this module) does not pay for them until it is used (bench/import_bench.py).
+if TYPE_CHECKING:
+    import asyncio
+
+    from jupyter_client.actors.runtime import Home
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -44,14 +47,20 @@ def _library() -> str:
 async def sleep(seconds: float) -> None:
     """``trio.sleep`` or ``asyncio.sleep``, whichever loop runs us."""
     if _library() == "asyncio":
+        import asyncio
+
         await asyncio.sleep(seconds)
     else:
+        import trio
+
         await trio.sleep(seconds)
 
 
 async def gather(*afns: Callable[[], Awaitable[Any]]) -> list[Any]:
     """Run the coroutine functions concurrently; all finish, then the first error propagates."""
     if _library() == "asyncio":
+        import asyncio
+
         outs = await asyncio.gather(*(f() for f in afns), return_exceptions=True)
         for out in outs:
             if isinstance(out, BaseException):
@@ -66,6 +75,8 @@ async def gather(*afns: Callable[[], Awaitable[Any]]) -> list[Any]:
         except Exception as e:  # collected so that siblings keep running, as gather does
             errors.append(e)
 
+    import trio
+
     async with trio.open_nursery() as nursery:
         for i, f in enumerate(afns):
             nursery.start_soon(one, i, f)
@@ -76,6 +87,8 @@ async def gather(*afns: Callable[[], Awaitable[Any]]) -> list[Any]:
 
 def get_future() -> Any:
     """An asyncio Future when an asyncio loop runs in this thread, else a concurrent one."""
+    import asyncio
+
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -85,6 +98,8 @@ def get_future() -> Any:
 
 async def await_future(fut: Any) -> Any:
     """Await an asyncio or concurrent future from trio or asyncio, without threads."""
+    import asyncio
+
     if _library() == "asyncio":
         if isinstance(fut, concurrent.futures.Future):
             return await asyncio.wrap_future(fut)
@@ -92,6 +107,8 @@ async def await_future(fut: Any) -> Any:
     if isinstance(fut, asyncio.Future):
         raise RuntimeError("an asyncio future cannot be awaited from trio")
     if not fut.done():
+        import trio
+
         event = trio.Event()
         token = trio.lowlevel.current_trio_token()
         fut.add_done_callback(lambda _f: token.run_sync_soon(event.set))
@@ -133,11 +150,15 @@ def owner_home_spawner() -> Callable[[Callable[[], Awaitable[Any]]], None]:
     The restarter learns of a death in the home's thread but must restart the kernel where its
     manager lives: in the caller's asyncio loop, the caller's trio run, or the runtime thread.
     """
+    from jupyter_client.actors.runtime import current_run_home, runtime_home
+
     rt = runtime_home()
     if rt.is_current():
         return lambda afn: rt.spawn(afn)
     lib = _library()
     if lib == "asyncio":
+        import asyncio
+
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[Any]] = set()
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Type
 
-from jupyter_client.actors.xqueue import CrossQueue, wait_any_blocking
 from jupyter_client.channels import HBChannel, ZMQSocketChannel
 from jupyter_client.client import KernelClient, drive, prompt_for_input, reqrep
+
+if TYPE_CHECKING:  # the actor modules load with the first channels, not at import
+    from jupyter_client.actors.xqueue import CrossQueue
 
 Msg = dict[str, Any]
 
@@ -37,6 +39,8 @@ class BlockingKernelClient(KernelClient):
         return q.get_blocking(timeout)
 
     async def _wait_any(self, queues: list[CrossQueue[Msg]], timeout: float | None) -> bool:
+        from jupyter_client.actors.xqueue import wait_any_blocking  # loaded with the actors
+
         return wait_any_blocking(queues, timeout)
 
     async def _sleep(self, seconds: float) -> None:

@@ -15,15 +15,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import trio
-
-from jupyter_client.actors.heartbeat import Heart, HeartbeatActor
-from jupyter_client.actors.xqueue import CrossQueue
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.protocol.connection import InvalidPortNumber
 
+# The actor modules (and trio) are only needed once a client has channels, and by then they
+# are loaded: importing a client class stays cheap (bench/import_bench.py).
 if TYPE_CHECKING:
+    from jupyter_client.actors.heartbeat import Heart, HeartbeatActor
     from jupyter_client.actors.runtime import Home
+    from jupyter_client.actors.xqueue import CrossQueue
 
 log = logging.getLogger("jupyter_client.channels")
 
@@ -51,6 +51,9 @@ class ZMQSocketChannel(ChannelABC):
     """A request or stream channel read by blocking (``BlockingKernelClient``)."""
 
     def __init__(self, queue: CrossQueue[dict[str, Any]], name: str, link: _Link) -> None:
+        from trio.lowlevel import in_trio_run  # loaded with the actors already
+
+        self._in_trio_run = in_trio_run
         self._queue = queue
         self._name = name
         self._link: _Link | None = link
@@ -79,7 +82,7 @@ class ZMQSocketChannel(ChannelABC):
         if buffers:
             frames.extend(buffers)
         home = link.home
-        if trio.lowlevel.in_trio_run() or home.closed:
+        if self._in_trio_run() or home.closed:
             home.run_soon(link.post, self._name, frames)
         else:
             # A plain thread (the blocking client): what ``home.run_soon`` does there, minus

@@ -17,19 +17,23 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from getpass import getpass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import zmq
 from traitlets import Type, default
 
-from jupyter_client.actors.client import KernelChannels
-from jupyter_client.actors.runtime import Home, home_for_caller, runtime_home
-from jupyter_client.actors.xqueue import CrossQueue
 from jupyter_client.channels import _Link
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.clientabc import KernelClientABC
 from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.protocol.version import protocol_version_info
+
+# The channel actors (and trio) are imported when a client first starts channels, so that
+# importing a client class stays cheap (bench/import_bench.py).
+if TYPE_CHECKING:
+    from jupyter_client.actors.client import KernelChannels
+    from jupyter_client.actors.runtime import Home
+    from jupyter_client.actors.xqueue import CrossQueue
 
 T = TypeVar("T")
 Msg = dict[str, Any]
@@ -125,6 +129,9 @@ class KernelClient(ConnectionFileMixin):
             return self._channels
         if self._stopped:
             raise RuntimeError("this client's channels were stopped; create a new client")
+        from jupyter_client.actors.client import KernelChannels
+        from jupyter_client.actors.runtime import home_for_caller, runtime_home
+
         home = home_for_caller() if self._home_in_callers_run else runtime_home()
         info = dict(self.get_connection_info())
         channels = KernelChannels(

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import warnings
-from importlib.metadata import entry_points
 from typing import Any
 
 from traitlets import Bool, CaselessStrEnum, Dict, HasTraits, List, Set, Type, Unicode, observe
@@ -121,6 +120,8 @@ def _provisioner_available(spec: KernelSpec, parent: Any, log: Any) -> bool:
         pass  # factory not available yet: check the entry point registry directly
     prov = spec.metadata.get("kernel_provisioner", {})
     name = prov.get("provisioner_name", "local-provisioner") if isinstance(prov, dict) else None
+    from importlib.metadata import entry_points  # not at import (import cost)
+
     if name in {ep.name for ep in entry_points(group=PROVISIONER_GROUP)}:
         return True
     log.error(f"Kernel provisioner '{name}' has not been registered.")

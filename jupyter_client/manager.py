@@ -44,7 +44,6 @@ from traitlets.utils.importstring import import_item
 
 from jupyter_client._lifecycle import get_future, in_pending_state
 from jupyter_client._manager_lifecycle import KernelLifecycleMixin, _ShutdownStatus
-from jupyter_client.actors.runtime import runtime_home
 from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.managerabc import KernelManagerABC
@@ -281,6 +280,8 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
 
     # -- the blocking API ----------------------------------------------------------------------
     def _block(self, afn: Callable[..., Awaitable[T]], *args: Any, **kw: Any) -> T:
+        from jupyter_client.actors.runtime import runtime_home  # not at import (import cost)
+
         async def call() -> T:
             return await afn(*args, **kw)
 

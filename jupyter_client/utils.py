@@ -7,13 +7,15 @@ runtime replaces its body later without changing callers.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import os
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # asyncio is imported by the helpers that use it (import cost)
+    import asyncio
 
 __all__ = ["ensure_async", "run_sync"]
 
@@ -24,6 +26,8 @@ _thread_state = threading.local()
 
 def _thread_loop() -> asyncio.AbstractEventLoop:
     """A persistent event loop for the calling thread (created once, reused)."""
+    import asyncio
+
     loop: asyncio.AbstractEventLoop | None = getattr(_thread_state, "loop", None)
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
@@ -47,6 +51,8 @@ def run_sync(coro: Callable[..., Awaitable[T]]) -> Callable[..., T]:
 
         async def _main() -> T:
             return await awaitable
+
+        import asyncio
 
         try:
             asyncio.get_running_loop()

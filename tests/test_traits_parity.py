@@ -502,3 +502,40 @@ def test_threaded_client_uses_given_channel_class(kernel_python: str) -> None:
         finally:
             kc.stop_channels()
         assert kc.ioloop_thread is None
+
+
+# -- import cost: what a first use loads (timings live in bench/import_bench.py) ------------
+
+_FIRST_USE_SCRIPT = """
+import json, sys
+from jupyter_client import KernelManager, BlockingKernelClient
+heavy = sorted(
+    m for m in sys.modules
+    if m in ("trio", "asyncio", "psutil", "importlib.metadata")
+    or m.startswith(("jupyter_client.actors.", "jupyter_client.supervisor."))
+)
+from jupyter_client.provisioning import LocalProvisioner
+from importlib.metadata import entry_points
+ep = entry_points(group="jupyter_client.kernel_provisioners", name="local-provisioner")
+print(json.dumps({"heavy": heavy, "lazy_name": LocalProvisioner.__name__,
+                  "entry_point": [e.load() is LocalProvisioner for e in ep]}))
+"""
+
+
+def test_importing_manager_and_client_defers_the_runtime() -> None:
+    """Importing the two classes most programs use loads neither trio/asyncio nor the actor
+    and supervisor layers (they load when a kernel starts or channels open); the lazily
+    imported ``LocalProvisioner`` is still reachable by name and by its entry point."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _FIRST_USE_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd="/",
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["heavy"] == [], "loaded at import: " + ", ".join(result["heavy"])
+    assert result["lazy_name"] == "LocalProvisioner"
+    assert result["entry_point"] == [True]

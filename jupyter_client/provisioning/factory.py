@@ -9,13 +9,15 @@ kernelspec picks one with ``metadata.kernel_provisioner.provisioner_name`` (plus
 from __future__ import annotations
 
 import os
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from traitlets import Unicode, default
 from traitlets.config import SingletonConfigurable
 
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+
+if TYPE_CHECKING:  # importlib.metadata is imported when entry points are read (import cost)
+    from importlib.metadata import EntryPoint
 
 __all__ = ["KernelProvisionerFactory"]
 
@@ -40,6 +42,8 @@ class KernelProvisionerFactory(SingletonConfigurable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        from importlib.metadata import entry_points
+
         for ep in entry_points(group=self.GROUP_NAME):
             self.provisioners[ep.name] = ep
 
@@ -101,6 +105,8 @@ class KernelProvisionerFactory(SingletonConfigurable):
     @staticmethod
     def _get_provisioner(name: str) -> EntryPoint:
         """The entry point for ``name``; a stale install missing ours gets it fabricated."""
+        from importlib.metadata import EntryPoint, entry_points
+
         found = entry_points(group=KernelProvisionerFactory.GROUP_NAME, name=name)
         for ep in found:
             return ep
