@@ -193,6 +193,8 @@ class KernelRestarter(LoggingConfigurable):
         await self._fire_callbacks("restart")
         if not self._running or km.shutting_down:
             return
+        if await maybe_await(km.is_alive()):
+            return  # restarted meanwhile (a manual restart_kernel): nothing left to do
         stops = km._stops
         try:
             if request.held:

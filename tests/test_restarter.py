@@ -285,6 +285,34 @@ def test_failed_relaunches_count_as_deaths_then_dead(tmp_path: Path) -> None:
     trio.run(main)
 
 
+def test_kernel_restarted_by_a_callback_is_not_relaunched_again(tmp_path: Path) -> None:
+    """A 'restart' callback that restarts the kernel itself leaves nothing to relaunch."""
+
+    async def main() -> None:
+        km = _recording_km(_minimal_ksm(tmp_path))
+        prov = km.provisioner
+        assert isinstance(prov, RecordingProvisioner)
+        await km.start_kernel()
+
+        async def restart_myself() -> None:
+            await km.restart_kernel(now=True)
+
+        km.add_restart_callback(restart_myself)
+        try:
+            os.kill(prov.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            with trio.fail_after(30):
+                while prov.post_launches < 2:
+                    await trio.sleep(0.01)
+                restarter = km._restarter
+                assert restarter is not None
+                await await_future(restarter._chain)  # the relaunch task has finished
+            assert prov.post_launches == 2 and await km.is_alive()
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    trio.run(main)
+
+
 class PopenProvisioner(KernelProvisionerBase):
     """A third-party-style provisioner: a plain ``subprocess.Popen``, no kernel actor, so the
     restarter has to fall back to polling ``is_alive`` every ``time_to_dead``."""
