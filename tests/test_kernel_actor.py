@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ import psutil
 import pytest
 import trio
 from kernel_helpers import kernel_channels
-from kernels.support import KernelFiles
+from kernels.support import MINIMAL_KERNEL, KernelFiles
 
 from jupyter_client.supervisor.kernel import (
     KernelActor,
@@ -339,3 +340,24 @@ def test_ipykernel_interrupt_and_fast_shutdown(kernel_python: str) -> None:
 
     run(main, timeout=100)
     print(f"ipykernel shutdown: {', '.join(f'{m} {v * 1000:.0f} ms' for m, v in timings.items())}")
+
+
+def test_supervisor_serve_startup_timeout(tmp_path: Path) -> None:
+    """``jupyter-supervisor serve --startup-timeout`` reaches the kernel actors: a kernel that
+    never answers a heartbeat is killed, logged, restarted by its policy, then given up."""
+    from supervisor_helpers import Harness, wait_for, write_spec
+
+    h = Harness(tmp_path, heartbeat=0.2)
+    silent = [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}", "--no-heartbeat"]
+    write_spec(h.jpath, "silent", silent)
+    try:
+        h.serve("--startup-timeout", "1")
+        h.start("silent", "--id", "mute", "--restart-policy", "on-failure:1")
+        wait_for(lambda: h.row("mute")["state"] == "dead", timeout=60, what="dead")
+        logs = h.cli("logs", "mute").stdout
+        assert logs.count("start_timeout") >= 2 and "gave up" in logs, logs
+        assert "kernel mute (pid " in h.log_tail()
+        assert "did not answer a heartbeat within 1 s of its start" in h.log_tail()
+    finally:
+        h.close()
+    assert not h.kernel_processes()
