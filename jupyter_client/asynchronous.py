@@ -7,18 +7,20 @@ bridged without blocking the asyncio loop. The same coroutines serve both.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sniffio
-import trio
 from traitlets import Type, default
 
-from jupyter_client.actors.xqueue import CrossQueue, wait_any
 from jupyter_client.channels import AsyncZMQSocketChannel, HBChannel
 from jupyter_client.client import KernelClient, prompt_for_input, reqrep
+
+# trio, asyncio and the actor modules are imported where used: by then the caller's loop and
+# the client's channels have loaded them, and importing the class stays cheap.
+if TYPE_CHECKING:
+    from jupyter_client.actors.xqueue import CrossQueue
 
 Msg = dict[str, Any]
 
@@ -51,12 +53,18 @@ class AsyncKernelClient(KernelClient):
         return await q.get(timeout)
 
     async def _wait_any(self, queues: list[CrossQueue[Msg]], timeout: float | None) -> bool:
+        from jupyter_client.actors.xqueue import wait_any
+
         return await wait_any(queues, timeout)
 
     async def _sleep(self, seconds: float) -> None:
         if sniffio.current_async_library() == "asyncio":
+            import asyncio
+
             await asyncio.sleep(seconds)
         else:
+            import trio
+
             await trio.sleep(seconds)
 
     async def _resolve(self, value: Any) -> Any:
@@ -87,9 +95,13 @@ class AsyncKernelClient(KernelClient):
         """Ask the terminal for input, off the event loop's thread."""
         content = msg["content"]
         if sniffio.current_async_library() == "asyncio":
+            import asyncio
+
             loop = asyncio.get_running_loop()
             raw = await loop.run_in_executor(None, prompt_for_input, content)
         else:
+            import trio
+
             raw = await trio.to_thread.run_sync(prompt_for_input, content)
         if raw is not None:
             self.input(raw)
@@ -113,6 +125,8 @@ class AsyncKernelClient(KernelClient):
         self._channels = None
         self._stopped = True
         if home.is_current():
+            import trio
+
             channels.cancel()
             with trio.CancelScope(shield=True):
                 await channels.wait_done()

@@ -21,7 +21,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import zmq
 from traitlets import Any as AnyTrait
@@ -30,10 +30,20 @@ from traitlets.config import LoggingConfigurable
 from traitlets.utils.importstring import import_item
 
 from jupyter_client._lifecycle import await_future, gather, maybe_await, owner_home_spawner
-from jupyter_client.actors.runtime import runtime_home
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from jupyter_client.protocol.paths import jupyter_runtime_dir
+
+if TYPE_CHECKING:
+    from jupyter_client.actors.runtime import Home
+
+
+def runtime_home() -> Home:
+    """The actor runtime, imported on first use: importing a manager does not load trio."""
+    from jupyter_client.actors.runtime import runtime_home as home
+
+    return home()
+
 
 __all__ = ["AsyncMultiKernelManager", "DuplicateKernelError", "MultiKernelManager", "kernel_method"]
 

@@ -13,7 +13,6 @@ one would leave an event loop behind.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import zmq
@@ -38,6 +37,8 @@ def _as_stream(socket: zmq.Socket, loop: Any) -> Any:
     except ImportError:
         return socket
     if loop is None:
+        import asyncio  # tornado imported it already; not needed to import this module
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:

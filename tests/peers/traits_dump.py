@@ -136,7 +136,9 @@ def _default(cls: type, name: str, trait: Any) -> dict[str, Any]:
             return {"dynamic": "instance"}
         value = trait.default_value
         if isinstance(value, str):
-            return {"value": value.rsplit(".", 1)[-1]}
+            # A dotted name until an instance resolves it to the class (traitlets mutates the
+            # trait then): the class name either way, so the dump does not depend on history.
+            return {"value": {"class": value.rsplit(".", 1)[-1]}}
         return {"value": _jsonable(value)}
     try:
         value = trait.default()
