@@ -144,9 +144,9 @@ class KernelApp(JupyterApp):
 
     def start(self) -> None:
         """Start the kernel, wait for a signal or for the kernel to exit, shut down, clean up."""
+        self.setup_signals()
         self.log.info("Starting kernel %r", self.kernel_name)
         try:
-            self.setup_signals()
             self._start_kernel()
             self.log_connection_info()
             self._watch_kernel_exit()
