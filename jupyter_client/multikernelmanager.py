@@ -15,7 +15,6 @@ look for connection files. An explicit ``connection_dir`` is honoured as given.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
@@ -258,6 +257,8 @@ class MultiKernelManager(LoggingConfigurable):
         if km is None:
             raise KeyError(f"Kernel with id not found: {kernel_id}")
         if kernel_id in self._pending_kernels:  # let the start finish first
+            import asyncio  # here, not at import (import cost)
+
             try:
                 await await_future(km.ready)
             except (asyncio.CancelledError, Exception):

@@ -509,6 +509,7 @@ def test_threaded_client_uses_given_channel_class(kernel_python: str) -> None:
 _FIRST_USE_SCRIPT = """
 import json, sys
 from jupyter_client import KernelManager, BlockingKernelClient
+from jupyter_client import AsyncMultiKernelManager, AsyncKernelClient
 heavy = sorted(
     m for m in sys.modules
     if m in ("trio", "asyncio", "psutil", "importlib.metadata")
@@ -523,9 +524,10 @@ print(json.dumps({"heavy": heavy, "lazy_name": LocalProvisioner.__name__,
 
 
 def test_importing_manager_and_client_defers_the_runtime() -> None:
-    """Importing the two classes most programs use loads neither trio/asyncio nor the actor
-    and supervisor layers (they load when a kernel starts or channels open); the lazily
-    imported ``LocalProvisioner`` is still reachable by name and by its entry point."""
+    """Importing the classes most programs (and Jupyter Server) use loads neither trio nor
+    asyncio nor the actor and supervisor layers (they load when a kernel starts or channels
+    open); the lazily imported ``LocalProvisioner`` is still reachable by name and by its
+    entry point."""
     proc = subprocess.run(
         [sys.executable, "-c", _FIRST_USE_SCRIPT],
         capture_output=True,
