@@ -56,6 +56,10 @@ EVALUATED = (
     "RemoveKernelSpec",
     "InstallNativeKernelSpec",
     "ListProvisioners",
+    "LocalPortCache",
+    "RunApp",
+    "KernelApp",
+    "JupyterConsoleApp",
 )
 
 # The jupyter-run / jupyter-kernel / console applications are being written; until they land

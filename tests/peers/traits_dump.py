@@ -26,6 +26,7 @@ CLASSES: list[tuple[str, str]] = [
     ("jupyter_client.session", "Session"),
     ("jupyter_client.session", "SessionFactory"),
     ("jupyter_client.connect", "ConnectionFileMixin"),
+    ("jupyter_client.connect", "LocalPortCache"),
     ("jupyter_client.manager", "KernelManager"),
     ("jupyter_client.manager", "AsyncKernelManager"),
     ("jupyter_client.multikernelmanager", "MultiKernelManager"),
@@ -53,6 +54,7 @@ CLASSES: list[tuple[str, str]] = [
     ("jupyter_client.runapp", "RunApp"),
     ("jupyter_client.kernelapp", "KernelApp"),
     ("jupyter_client.consoleapp", "JupyterConsoleApp"),
+    ("jupyter_client.consoleapp", "IPythonConsoleApp"),
 ]
 
 
@@ -207,7 +209,11 @@ def _normalize(value: Any) -> Any:
 
 
 _ENV_PATHS = sorted(
-    {(sys.prefix, "{prefix}"), (os.path.expanduser("~"), "{home}")},
+    {
+        (sys.prefix, "{prefix}"),
+        (os.path.expanduser("~"), "{home}"),
+        (f"kernel-{os.getpid()}.", "kernel-{pid}."),  # connection files named by the pid
+    },
     key=lambda pair: -len(pair[0]),
 )
 
