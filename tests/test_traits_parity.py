@@ -181,6 +181,9 @@ def compare_class(up: dict[str, Any], our: dict[str, Any]) -> list[str]:
     lost_flags = sorted(set(up.get("flags") or ()) - set(our.get("flags") or ()))
     if lost_flags:
         problems.append(f"flags missing: {lost_flags}")
+    lost_classes = sorted(set(up.get("classes") or ()) - set(our.get("classes") or ()))
+    if lost_classes:
+        problems.append(f"classes (configurable from this app) missing: {lost_classes}")
     return problems
 
 

@@ -187,6 +187,9 @@ def describe(cls: type) -> dict[str, Any]:
     subcommands = getattr(cls, "subcommands", None)
     if isinstance(subcommands, dict):
         out["subcommands"] = sorted(subcommands)
+    classes = getattr(cls, "classes", None)
+    if isinstance(classes, list):  # what --help-all and --generate-config list
+        out["classes"] = sorted(c.__name__ for c in classes)
     return out
 
 
