@@ -174,3 +174,17 @@ def test_ctrl_c_interrupts_the_kernel(scripts: Path) -> None:
     assert "interrupted" in app.text  # the app was still relaying the kernel's output
     assert "woke up" not in app.text
     assert_clean(scripts)
+
+
+def test_connection_file_name_and_ipc_transport_like_upstream(tmp_path: Path) -> None:
+    """``-f NAME`` places the connection file in the runtime dir, ``--transport=ipc`` puts the
+    sockets next to it (``NAME-ipc-N``); all of it is removed at exit, as upstream does."""
+    code = "import glob, os\nprint(sorted(map(os.path.basename, glob.glob(os.environ['RT']))))\n"
+    env = dict(app_env(tmp_path), RT=str(tmp_path / "rt" / "*"))
+    args = ["--transport=ipc", "-f", "fixed.json"]
+    ours, theirs = run(OURS, args, env, stdin=code), run(THEIRS, args, env, stdin=code)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    expected = [f"fixed-ipc-{i}" for i in range(1, 6)] + ["fixed.json"]
+    assert ours.stdout == f"{expected}\n"
+    assert_clean(tmp_path)
