@@ -364,8 +364,16 @@ out["client"] = [type(kc).__name__, kc.parent is km, kc.session is km.session, k
 out["client_class"] = type(
     KernelManager(client_class="jupyter_client.asynchronous.AsyncKernelClient").client()
 ).__name__
-mkm = MultiKernelManager(config=c, log=log)
+mkm = MultiKernelManager(config=c, log=log, kernel_manager_class="__main__.MyKM")
 out["mkm"] = [mkm.default_kernel_name, mkm.log is log]
+with tempfile.TemporaryDirectory() as d:
+    mkm.connection_dir = d
+    made, name, kid = mkm.pre_start_kernel(None, {"kernel_id": "fixed-id"})
+    out["mkm_created"] = [
+        type(made).__name__, made.parent is mkm, made.log is log, made.extra, name, kid,
+        made.shutdown_wait_time, made.session.signature_scheme,
+        made.kernel_spec_manager is mkm.kernel_spec_manager,
+    ]
 mapping = MappingKM(config=c, log=log)
 out["mapping"] = [mapping.cull_idle_timeout, mapping.default_kernel_name,
                   mapping.kernel_manager_class]
