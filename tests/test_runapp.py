@@ -7,6 +7,7 @@ failures end with one line naming the file instead of a Python traceback of the 
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +189,18 @@ def test_connection_file_name_and_ipc_transport_like_upstream(tmp_path: Path) ->
     expected = [f"fixed-ipc-{i}" for i in range(1, 6)] + ["fixed.json"]
     assert ours.stdout == f"{expected}\n"
     assert_clean(tmp_path)
+
+
+def test_ssh_needs_tcp(tmp_path: Path) -> None:
+    """``--ssh`` with an ipc connection file is refused before anything is started."""
+    cf = tmp_path / "ipc-kernel.json"
+    cf.write_text(json.dumps({"transport": "ipc", "ip": str(tmp_path / "k"), "key": "x",
+                              "signature_scheme": "hmac-sha256", "shell_port": 1,
+                              "iopub_port": 2, "stdin_port": 3, "hb_port": 4,
+                              "control_port": 5}))  # fmt: skip
+    env = app_env(tmp_path)
+    args = [f"--existing={cf}", "--ssh=nobody@localhost"]
+    ours, theirs = run(OURS, args, env, stdin="1\n"), run(THEIRS, args, env, stdin="1\n")
+    assert ours.returncode == theirs.returncode == 255
+    assert "Can only use ssh tunnels with TCP sockets, not ipc" in ours.stderr
+    assert processes_using(tmp_path) == []
