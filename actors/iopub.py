@@ -11,11 +11,26 @@ The SUB subscribes to everything *before* connecting (so the kernel's JEP 65 ``i
 sent when the subscription arrives, is not missed) and has ``RCVHWM=0``: no output may be lost,
 at the price of memory when nobody reads. Messages are shared between consumers, not copied:
 consumers must not mutate them.
+
+Whether the subscription is live (:class:`Link`): a kernel publishes only to subscriptions it
+has processed, and a SUB re-subscribes *asynchronously* after its connection dropped (a kernel
+restarted on the same ports). With ``watch_link`` the actor follows its connection through a
+zmq socket monitor (handshake succeeded / disconnected) and proves the subscription on each
+new connection by a message that can only reach a live subscriber: the kernel's
+``iopub_welcome``, or the status of a probe request sent by the owner
+(:meth:`IOPubActor.add_probe`, whose messages consumers never see). Between losing an
+established connection and that proof, :attr:`IOPubActor.held` is True: the owner
+(``KernelChannels``) holds requests back meanwhile, so none reaches a new kernel before its
+output can reach us (see docs/iopub-welcome.md).
 """
 
 from __future__ import annotations
 
+import enum
+import itertools
+import logging
 import queue
+import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,15 +41,49 @@ from trio_util import AsyncValue
 from jupyter_client.actors.actor import Actor, ActorState
 from jupyter_client.actors.channels import ChannelClosed
 from jupyter_client.actors.curve import CurveClient
-from jupyter_client.actors.wire import Decoder, Msg, SessionLike
+from jupyter_client.actors.wire import Decoder, Msg, SessionLike, parent_msg_id
 from jupyter_client.actors.xqueue import CrossQueue
 from jupyter_client.actors.zsocket import ZContext, ZSocket
+
+log = logging.getLogger("jupyter_client.actors.iopub")
+
+_EVENT_HANDSHAKE = int(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+_EVENT_DISCONNECTED = int(zmq.EVENT_DISCONNECTED)
+_POLLIN = int(zmq.POLLIN)
+_EVENTS = int(zmq.EVENTS)
+_NOBLOCK = int(zmq.NOBLOCK)
+_EVENT_HEADER = struct.Struct("=HI")  # libzmq's monitor frame: event id, value
+_monitor_ids = itertools.count()
+#: Probe ids remembered at most (their late messages are hidden); oldest forgotten first.
+MAX_PROBES = 256
+
+
+class Link(enum.Enum):
+    """What the actor knows about its subscription on the current connection."""
+
+    #: Never connected yet.
+    NEW = "new"
+    #: Connected; nothing proved the subscription yet (the first connection: the client's
+    #: ``wait_for_ready`` does that, as upstream's does).
+    CONNECTED = "connected"
+    #: A welcome (or probe status) arrived on this connection: everything published from
+    #: now on reaches us.
+    PROVEN = "proven"
+    #: An established connection dropped (kernel gone or restarting): requests are held.
+    LOST = "lost"
+    #: A new connection after a loss, not proven yet: requests are still held.
+    RECONNECTED = "reconnected"
+
+
+#: States in which the owner holds requests back.
+HELD = frozenset({Link.LOST, Link.RECONNECTED})
 
 
 class IOPubActor(Actor):
     """The IOPub channel. ``default_consumer`` keeps :attr:`queue` (upstream's
     ``get_iopub_msg``); turn it off when every reader uses :meth:`add_consumer`, or the
-    unread default queue grows without bound."""
+    unread default queue grows without bound. ``watch_link`` turns on the connection
+    monitor (:attr:`link`, :attr:`held`)."""
 
     def __init__(
         self,
@@ -46,6 +95,7 @@ class IOPubActor(Actor):
         default_consumer: bool = True,
         batch_size: int = 512,
         curve: CurveClient | None = None,
+        watch_link: bool = False,
     ) -> None:
         super().__init__(f"{name}-channel")
         self.channel = name
@@ -63,8 +113,19 @@ class IOPubActor(Actor):
         #: Messages received since the socket was (re)opened: ``wait_value(lambda n: n > 0)``
         #: tells that the subscription is live (the slow-joiner question).
         self.received: AsyncValue[int] = AsyncValue(0)
+        self.watch_link = watch_link
+        #: The subscription's state on the current connection (with ``watch_link``).
+        self.link: AsyncValue[Link] = AsyncValue(Link.NEW)
+        #: ``link.value in HELD``, as a plain attribute for the owner's posting fast path.
+        self.held = False
+        #: The kernel sent an ``iopub_welcome`` at least once (it implements JEP 65).
+        self.welcoming = False
+        #: Welcomes received (any connection).
+        self.welcomes = 0
+        self._probes: dict[str, None] = {}  # ordered: probe msg_ids whose messages we hide
         self._topics: set[bytes] = {b""}
         self._sock: ZSocket | None = None
+        self._monitor: ZSocket | None = None
         self._nursery: trio.Nursery | None = None
 
     # -- consumers (direct calls, no mailbox: they only touch the consumer list) --------------
@@ -95,6 +156,102 @@ class IOPubActor(Actor):
             raise RuntimeError("this IOPub actor has no default consumer")
         return await self.queue.get(timeout)
 
+    # -- the subscription's state (call in the actor's trio thread) ---------------------------
+    @property
+    def proven(self) -> bool:
+        """The subscription is known live on the current connection (readable anywhere)."""
+        return self.link.value is Link.PROVEN
+
+    def _set_link(self, state: Link) -> None:
+        if self.link.value is not state:
+            log.debug("%s: subscription %s -> %s", self.name, self.link.value.value, state.value)
+            self.held = state in HELD
+            self.link.value = state
+
+    def expect_reconnect(self) -> None:
+        """Treat the connection as lost now (a restart is under way, or the socket is being
+        replaced): requests are held until the subscription is proven on the next one."""
+        if self.link.value is not Link.NEW:
+            self._set_link(Link.LOST)
+
+    def release(self) -> None:
+        """Stop holding requests without a proof (the owner's timeout)."""
+        if self.link.value in HELD:
+            self._set_link(Link.CONNECTED)
+
+    def add_probe(self, msg_id: str) -> None:
+        """Hide the IOPub messages of request ``msg_id`` (sent by the owner to prove the
+        subscription); its first status proves it."""
+        self._probes[msg_id] = None
+        while len(self._probes) > MAX_PROBES:
+            del self._probes[next(iter(self._probes))]
+
+    def _on_events(self, events: list[list[bytes]]) -> None:
+        for frames in events:
+            try:
+                event = _EVENT_HEADER.unpack_from(frames[0])[0]
+            except (struct.error, IndexError):
+                continue
+            state = self.link.value
+            if event == _EVENT_HANDSHAKE:
+                if state is Link.NEW:
+                    self._set_link(Link.CONNECTED)
+                elif state is Link.LOST:
+                    self._set_link(Link.RECONNECTED)
+            elif event == _EVENT_DISCONNECTED and state is not Link.NEW:
+                self._set_link(Link.LOST)
+
+    def _poll_monitor(self) -> None:
+        """Apply pending monitor events now (before a batch is delivered: libzmq queues the
+        handshake event of a connection before any message from it is readable)."""
+        mon = self._monitor
+        if mon is None or mon.closed:
+            return
+        # Through the wrapper: reading EVENTS may eat the edge the monitor task sleeps on,
+        # and the wrapper wakes it when it must.
+        if not mon.getsockopt(_EVENTS) & _POLLIN:
+            return
+        recv = mon.z.recv_multipart
+        events = []
+        while True:
+            try:
+                events.append(recv(_NOBLOCK))
+            except zmq.Again:
+                break
+        mon.getsockopt(_EVENTS)  # refresh the wrapper's view after our receives
+        self._on_events(events)
+
+    def _scan(self, msgs: list[Msg]) -> list[Msg]:
+        """Look for proofs of the subscription; drop the probes' messages."""
+        probes = self._probes
+        proof = False
+        kept = msgs
+        for i, msg in enumerate(msgs):
+            msg_type = msg.get("msg_type")
+            if msg_type == "iopub_welcome":
+                self.welcoming = True
+                self.welcomes += 1
+                proof = True
+            elif probes:
+                parent = parent_msg_id(msg)
+                if parent is not None and parent in probes:
+                    if kept is msgs:
+                        kept = msgs[:i]
+                    if msg_type == "status":
+                        proof = True
+                        if (msg.get("content") or {}).get("execution_state") == "idle":
+                            # Requests are handled in order: earlier probes are done too.
+                            for probe in list(probes):
+                                del probes[probe]
+                                if probe == parent:
+                                    break
+                    continue
+            if kept is not msgs:
+                kept.append(msg)
+        if proof and self.link.value is not Link.NEW:
+            self._set_link(Link.PROVEN)
+        return kept
+
     # -- lifetime ----------------------------------------------------------------------------
     @asynccontextmanager
     async def lifetime(self, nursery: trio.Nursery) -> AsyncIterator[None]:
@@ -117,17 +274,38 @@ class IOPubActor(Actor):
             sock.subscribe(topic)  # before connect: the subscription goes out on connect
         self._sock = sock
         self.received.value = 0
+        assert self._nursery is not None
+        if self.watch_link:
+            # Before connect, so no event of the first connection is missed; our end of the
+            # monitor connects before any event can be sent (undeliverable events are dropped).
+            addr = f"inproc://{self.name}-monitor-{next(_monitor_ids)}"
+            sock.z.monitor(addr, _EVENT_HANDSHAKE | _EVENT_DISCONNECTED)
+            mon = self._monitor = self.ctx.socket(zmq.PAIR)
+            mon.connect(addr)
+            self._nursery.start_soon(self._watch, mon, name=f"{self.name}-monitor")
         if self.url:
             sock.connect(self.url)
             self.connected.value = self.url
-        assert self._nursery is not None
         self._nursery.start_soon(self._reader, sock, name=f"{self.name}-reader")
 
     def _close_socket(self) -> None:
         sock, self._sock = self._sock, None
+        mon, self._monitor = self._monitor, None
         if sock is not None:
             sock.close()
+        if mon is not None:
+            mon.close()
         self.connected.value = None
+
+    async def _watch(self, mon: ZSocket) -> None:
+        """Follow the connection while no message arrives (a disconnect, a new handshake)."""
+        while True:
+            try:
+                events = await mon.recv_batch(64)
+            except trio.ClosedResourceError:
+                return
+            if mon is self._monitor:
+                self._on_events(events)
 
     async def _reader(self, sock: ZSocket) -> None:
         decode = self.decoder.decode_batch
@@ -138,7 +316,11 @@ class IOPubActor(Actor):
                 batch = await sock.recv_batch(batch_size)
             except trio.ClosedResourceError:
                 return
+            if self._monitor is not None:
+                self._poll_monitor()
             msgs = decode(batch)
+            if msgs and self.watch_link and (self._probes or self.link.value is not Link.PROVEN):
+                msgs = self._scan(msgs)
             if msgs and sock is self._sock:
                 for q in self._consumers:
                     q.put_many(msgs)
@@ -176,6 +358,7 @@ class IOPubActor(Actor):
 
     async def _do_reconnect(self, url: str | None) -> None:
         self._close_socket()
+        self.expect_reconnect()  # the new socket's subscription must be proven again
         if url is not None:
             self.url = url
         self._open()

@@ -8,6 +8,14 @@ within milliseconds when the subscription is live. If it does not come within a 
 subscription is not live yet, so the request is sent again (exactly upstream's retry). Only our
 own requests' replies and statuses, the ``iopub_welcome`` and the ``starting`` status are
 consumed; anything else stays queued, in order, for the caller.
+
+A kernel that implements JEP 65 (protocol 5.5: an XPUB IOPub socket) removes the guess: its
+``iopub_welcome`` reaches us only once our subscription is live, so everything it publishes
+after that reaches us too. When the IOPub actor has received the welcome before a request is
+sent, that request's ``idle`` is certain and is awaited without the short window; when the
+welcome is met while waiting for an earlier request's ``idle`` (which may have been published
+before the subscription, and lost), the request is sent again at once instead of after the
+window. Kernels without the welcome keep the window and the retry.
 """
 
 from __future__ import annotations
@@ -25,11 +33,28 @@ Msg = dict[str, Any]
 # How long IOPub may lag the shell reply before we conclude it is not subscribed yet.
 IOPUB_WINDOW = 0.25
 SHELL_WINDOW = 1.0
+# With the subscription proven the idle is certain; this only guards against a connection
+# lost meanwhile (then the request is sent again, as after the short window).
+PROVEN_WINDOW = 5.0
+
+# What _read_until saw.
+TIMEOUT, DONE, WELCOME = 0, 1, 2
 
 
 def _parent_id(msg: Msg) -> str | None:
     parent = msg.get("parent_header") or {}
     return parent.get("msg_id")
+
+
+def _is_welcome(msg: Msg) -> bool:
+    return (msg.get("msg_type") or msg.get("header", {}).get("msg_type")) == "iopub_welcome"
+
+
+def _subscription_proven(kc: KernelClient) -> bool:
+    """The client's IOPub actor has proof (a welcome) that its subscription is live now."""
+    channels = kc._channels
+    iopub = channels.iopub if channels is not None else None
+    return iopub is not None and iopub.proven
 
 
 def _is_boot_noise(msg: Msg) -> bool:
@@ -47,22 +72,27 @@ async def _read_until(
     window: float,
     deadline: float | None,
     kept: list[Msg],
-) -> bool:
-    """Read ``q`` until ``done(msg)`` for one of our messages; others are kept aside."""
+    stop_on_welcome: bool = False,
+) -> int:
+    """Read ``q`` until ``done(msg)`` for one of our messages (DONE), the window or deadline
+    ends (TIMEOUT) or, with ``stop_on_welcome``, an ``iopub_welcome`` is met (WELCOME);
+    messages that are not ours are kept aside."""
     end = time.monotonic() + window
     if deadline is not None:
         end = min(end, deadline)
     while True:
         remaining = end - time.monotonic()
         if remaining <= 0:
-            return False
+            return TIMEOUT
         try:
             msg = await kc._get(q, remaining)
         except queue.Empty:
-            return False
+            return TIMEOUT
         if _parent_id(msg) in ours:
             if done(msg):
-                return True
+                return DONE
+        elif stop_on_welcome and _is_welcome(msg):
+            return WELCOME
         elif not _is_boot_noise(msg):
             kept.append(msg)
 
@@ -91,6 +121,8 @@ async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None
     kept_iopub: list[Msg] = []
     try:
         while True:
+            # Proven before sending: this request's statuses are published after the welcome.
+            proven = _subscription_proven(kc)
             latest = kc.kernel_info()
             ours.add(latest)
             reply: list[Msg] = []
@@ -110,8 +142,14 @@ async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None
 
             if await _read_until(kc, shell, ours, is_reply, SHELL_WINDOW, deadline, kept_shell):
                 kc._handle_kernel_info_reply(reply[0])
-                if await _read_until(kc, iopub, ours, is_idle, IOPUB_WINDOW, deadline, kept_iopub):
+                window = PROVEN_WINDOW if proven else IOPUB_WINDOW
+                seen = await _read_until(
+                    kc, iopub, ours, is_idle, window, deadline, kept_iopub, not proven
+                )
+                if seen == DONE:
                     return
+                if seen == WELCOME:
+                    continue  # live now: ask again at once, this time with a certain idle
             if not await kc._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
             if overdue():

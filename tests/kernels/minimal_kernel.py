@@ -18,11 +18,17 @@ Flags:
   --never-reply             never answer shell/control (shutdown_request included)
   --slow-start SECONDS      sleep before binding (the heartbeat is silent meanwhile)
   --no-heartbeat            never echo heartbeats
+  --xpub                    IOPub is an XPUB that sends a JEP 65 ``iopub_welcome`` for each new
+                            subscription (as ipykernel >= 7.2); default a plain PUB (no welcome)
+  --iopub-output            publish ``execute_input`` and the code's stdout as ``stream``
+  --idle-delay SECONDS      publish each ``idle`` status SECONDS after the reply (IOPub lags)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import signal
@@ -48,6 +54,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--never-reply", action="store_true")
     p.add_argument("--slow-start", type=float, default=0.0)
     p.add_argument("--no-heartbeat", action="store_true")
+    p.add_argument("--xpub", action="store_true")
+    p.add_argument("--iopub-output", action="store_true")
+    p.add_argument("--idle-delay", type=float, default=0.0)
     return p.parse_args(argv)
 
 
@@ -66,7 +75,7 @@ class Kernel:
         self.shell = self._bind(zmq.ROUTER, url, info["shell_port"])
         self.control = self._bind(zmq.ROUTER, url, info["control_port"])
         self.stdin = self._bind(zmq.ROUTER, url, info["stdin_port"])
-        self.iopub = self._bind(zmq.PUB, url, info["iopub_port"])
+        self.iopub = self._bind(zmq.XPUB if opts.xpub else zmq.PUB, url, info["iopub_port"])
         self.hb = self._bind(zmq.ROUTER, url, info["hb_port"])
         self.ns: dict[str, Any] = {}
         self.executing = False
@@ -93,6 +102,13 @@ class Kernel:
     ) -> None:  # fmt: skip
         msg = self.session.msg(msg_type, content, parent=parent)
         sock.send_multipart(self.session.serialize(msg, ident=idents))
+
+    def welcome(self) -> None:
+        """Answer what the XPUB reports: ``\\x01`` + topic for a new subscription."""
+        frame = self.iopub.recv()
+        if frame[:1] == b"\x01":
+            content = {"subscription": frame[1:].decode("utf-8", "replace")}
+            self.publish("iopub_welcome", content, {})
 
     def on_sigint(self, signum: int, frame: Any) -> None:
         if self.executing:
@@ -123,14 +139,23 @@ class Kernel:
                            {"status": "ok", "restart": restart}, parent)  # fmt: skip
                 raise SystemExit(0)
         finally:
+            if self.opts.idle_delay:
+                time.sleep(self.opts.idle_delay)
             self.publish("status", {"execution_state": "idle"}, parent)
 
     def execute(self, sock: zmq.Socket[bytes], idents: list[bytes], msg: dict[str, Any]) -> None:
         self.count += 1
         content: dict[str, Any] = {"status": "ok", "execution_count": self.count}
+        code = msg["content"].get("code", "")
+        out = io.StringIO()
+        capture = contextlib.redirect_stdout(out) if self.opts.iopub_output else None
+        if self.opts.iopub_output:
+            self.publish("execute_input", {"code": code, "execution_count": self.count},
+                         msg["header"])  # fmt: skip
         self.executing = True
         try:
-            exec(msg["content"].get("code", ""), self.ns)
+            with capture or contextlib.nullcontext():
+                exec(code, self.ns)
         except BaseException as exc:
             if isinstance(exc, SystemExit):
                 raise
@@ -144,15 +169,22 @@ class Kernel:
             }
         finally:
             self.executing = False
+            if out.getvalue():
+                self.publish("stream", {"name": "stdout", "text": out.getvalue()}, msg["header"])
         self.reply(sock, idents, "execute_reply", content, msg["header"])
 
     def serve(self) -> None:
         poller = zmq.Poller()
         poller.register(self.shell, zmq.POLLIN)
         poller.register(self.control, zmq.POLLIN)
+        if self.opts.xpub:
+            poller.register(self.iopub, zmq.POLLIN)
         while True:
             for sock, _ in poller.poll():
-                self.handle(sock)  # type: ignore[arg-type]
+                if sock is self.iopub:
+                    self.welcome()
+                else:
+                    self.handle(sock)  # type: ignore[arg-type]
 
 
 def fork_child(pidfile: str) -> None:
