@@ -439,15 +439,17 @@ def test_behaviour_matches_upstream(snippet: str, kernel_python: str) -> None:
 
 _LAYERS_SCRIPT = """
 import importlib, json, pkgutil, sys, traceback
+import jupyter_client
+ROOTS = (jupyter_client.__path__[0].rsplit("/", 1)[0],)
 
 class Guard:
     '''Refuse traitlets and record which of our modules asked for it.'''
     culprits = []
     def find_spec(self, name, path=None, target=None):
         if name == "traitlets" or name.startswith("traitlets."):
-            stack = [f.name for f in traceback.extract_stack()]
-            self.culprits.append([f for f in stack if "/jupyter_client/" in f or "/protocol/" in f
-                                  or "/actors/" in f or "/supervisor/" in f][-1:])
+            ours = [f.filename for f in traceback.extract_stack()
+                    if f.filename.startswith(ROOTS)]
+            self.culprits.append(ours[-1:])
             raise ImportError(f"layering: {name} imported below the facade")
         return None
 
@@ -455,7 +457,11 @@ guard = Guard()
 sys.meta_path.insert(0, guard)
 imported, failed = [], {}
 for pkg_name in ("jupyter_client.protocol", "jupyter_client.actors", "jupyter_client.supervisor"):
-    pkg = importlib.import_module(pkg_name)
+    try:
+        pkg = importlib.import_module(pkg_name)
+    except ImportError as exc:
+        failed[pkg_name] = str(exc)
+        continue
     imported.append(pkg_name)
     for info in pkgutil.walk_packages(pkg.__path__, pkg_name + "."):
         if info.name.rsplit(".", 1)[-1] == "__main__":
