@@ -25,3 +25,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["KernelProvisionerBase", "KernelProvisionerFactory", "LocalProvisioner"]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
