@@ -11,11 +11,15 @@ import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from app_helpers import OURS_BIN, THEIRS_BIN, App, app_env, processes_using, run, runtime_files
+from traitlets import Dict
 
-from jupyter_client import KernelManager
+from jupyter_client import KernelManager, consoleapp
+from jupyter_client._app import JupyterApp
+from jupyter_client.consoleapp import IPythonConsoleApp, JupyterConsoleApp
 
 OURS = OURS_BIN / "jupyter-run"
 THEIRS = THEIRS_BIN / "jupyter-run"
@@ -204,3 +208,36 @@ def test_ssh_needs_tcp(tmp_path: Path) -> None:
     assert ours.returncode == theirs.returncode == 255
     assert "Can only use ssh tunnels with TCP sockets, not ipc" in ours.stderr
     assert processes_using(tmp_path) == []
+
+
+def test_console_mixin_in_another_app(
+    our_kernel: KernelManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JupyterConsoleApp mixed into a third-party app (as jupyter_console and qtconsole do):
+    ``--existing`` finds the connection file in the runtime dir and the client works."""
+    for name, value in app_env(tmp_path).items():
+        if name.startswith("JUPYTER_"):
+            monkeypatch.setenv(name, value)
+
+    class MiniConsole(JupyterApp, JupyterConsoleApp):
+        name = "mini-console"
+        flags = Dict(consoleapp.flags)
+        aliases = Dict(consoleapp.aliases)
+
+        def initialize(self, argv: Any = None) -> None:
+            super().initialize(argv)
+            JupyterConsoleApp.initialize(self)
+
+    app = MiniConsole()
+    app.initialize(["--existing=k1.json"])
+    try:
+        assert app.kernel_manager is None
+        assert app.connection_file == our_kernel.connection_file
+        assert app.shell_port == our_kernel.shell_port
+        app.kernel_client.wait_for_ready(timeout=60)
+        reply = app.kernel_client.execute_interactive("x = 1", timeout=60)
+        assert reply["content"]["status"] == "ok"
+    finally:
+        app.kernel_client.stop_channels()
+    with pytest.warns(UserWarning, match="IPythonConsoleApp is deprecated"):
+        IPythonConsoleApp()
