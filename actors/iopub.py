@@ -49,9 +49,6 @@ log = logging.getLogger("jupyter_client.actors.iopub")
 
 _EVENT_HANDSHAKE = int(zmq.EVENT_HANDSHAKE_SUCCEEDED)
 _EVENT_DISCONNECTED = int(zmq.EVENT_DISCONNECTED)
-_POLLIN = int(zmq.POLLIN)
-_EVENTS = int(zmq.EVENTS)
-_NOBLOCK = int(zmq.NOBLOCK)
 _EVENT_HEADER = struct.Struct("=HI")  # libzmq's monitor frame: event id, value
 _monitor_ids = itertools.count()
 #: Probe ids remembered at most (their late messages are hidden); oldest forgotten first.
@@ -118,6 +115,7 @@ class IOPubActor(Actor):
         self.link: AsyncValue[Link] = AsyncValue(Link.NEW)
         #: ``link.value in HELD``, as a plain attribute for the owner's posting fast path.
         self.held = False
+        self._unproven = True  # link.value is not PROVEN (plain, for the reader's hot path)
         #: The kernel sent an ``iopub_welcome`` at least once (it implements JEP 65).
         self.welcoming = False
         #: Welcomes received (any connection).
@@ -166,6 +164,7 @@ class IOPubActor(Actor):
         if self.link.value is not state:
             log.debug("%s: subscription %s -> %s", self.name, self.link.value.value, state.value)
             self.held = state in HELD
+            self._unproven = state is not Link.PROVEN
             self.link.value = state
 
     def expect_reconnect(self) -> None:
@@ -201,26 +200,6 @@ class IOPubActor(Actor):
             elif event == _EVENT_DISCONNECTED and state is not Link.NEW:
                 self._set_link(Link.LOST)
 
-    def _poll_monitor(self) -> None:
-        """Apply pending monitor events now (before a batch is delivered: libzmq queues the
-        handshake event of a connection before any message from it is readable)."""
-        mon = self._monitor
-        if mon is None or mon.closed:
-            return
-        # Through the wrapper: reading EVENTS may eat the edge the monitor task sleeps on,
-        # and the wrapper wakes it when it must.
-        if not mon.getsockopt(_EVENTS) & _POLLIN:
-            return
-        recv = mon.z.recv_multipart
-        events = []
-        while True:
-            try:
-                events.append(recv(_NOBLOCK))
-            except zmq.Again:
-                break
-        mon.getsockopt(_EVENTS)  # refresh the wrapper's view after our receives
-        self._on_events(events)
-
     def _scan(self, msgs: list[Msg]) -> list[Msg]:
         """Look for proofs of the subscription; drop the probes' messages."""
         probes = self._probes
@@ -248,7 +227,9 @@ class IOPubActor(Actor):
                     continue
             if kept is not msgs:
                 kept.append(msg)
-        if proof and self.link.value is not Link.NEW:
+        if proof:
+            # Also from NEW or LOST: the monitor task may not have seen the handshake yet
+            # (a welcome can only come through a connection, so it is the new one).
             self._set_link(Link.PROVEN)
         return kept
 
@@ -316,10 +297,8 @@ class IOPubActor(Actor):
                 batch = await sock.recv_batch(batch_size)
             except trio.ClosedResourceError:
                 return
-            if self._monitor is not None:
-                self._poll_monitor()
             msgs = decode(batch)
-            if msgs and self.watch_link and (self._probes or self.link.value is not Link.PROVEN):
+            if msgs and self.watch_link and (self._unproven or self._probes):
                 msgs = self._scan(msgs)
             if msgs and sock is self._sock:
                 for q in self._consumers:

@@ -63,9 +63,10 @@ def one_cycle(km: Any, kc: Any, i: int, *, now: bool = True, timeout: float = 30
                 texts.append(msg["content"]["text"])
     except queue.Empty:
         return f"cycle {i}: no idle within {timeout} s after {seen}"
-    reply = kc.get_shell_msg(timeout=timeout)
-    if reply["parent_header"].get("msg_id") != msg_id:
-        return f"cycle {i}: unexpected shell message {reply['msg_type']}"
+    try:
+        reply = kc._recv_reply(msg_id, timeout=timeout)  # an earlier failed cycle's reply waits
+    except TimeoutError:
+        return f"cycle {i}: no execute_reply within {timeout} s"
     if reply["content"]["status"] != "ok":
         return f"cycle {i}: execute_reply {reply['content']}"
     if seen != EXPECTED or texts != [f"{i}\n"]:
