@@ -131,7 +131,11 @@ class KernelLifecycleMixin:
         assert self.provisioner is not None
         self._arm_restarter()  # before the launch: a kernel may die at once
         info = await self.provisioner.launch_kernel(kernel_cmd, **kw)
-        assert self.provisioner.has_process
+        if not self.provisioner.has_process:
+            raise RuntimeError(
+                f"kernel {self.kernel_id}: the provisioner reports no process right after "
+                f"launching {kernel_cmd[:1]}"
+            )
         self._reconcile_connection_info(info)
 
     async def _async_post_start_kernel(self, **kw: Any) -> None:

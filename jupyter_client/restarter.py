@@ -26,6 +26,7 @@ polling ``provisioner.poll()`` (via ``is_alive``) every ``time_to_dead`` and res
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 from collections.abc import Callable
@@ -188,6 +189,13 @@ class KernelRestarter(LoggingConfigurable):
 
     async def _relaunch(self, request: Any) -> None:
         km = self.kernel_manager
+        pending = km._ready
+        if pending is not None and not pending.done():
+            # The kernel died while a start or restart is still under way (its post-launch
+            # steps): let that finish first, or the relaunch would take the process away from
+            # under it. Its outcome is its caller's; we only wait for it.
+            with contextlib.suppress(Exception):
+                await await_future(pending)
         if not self._running or km.shutting_down:
             return  # stopped (a shutdown) since the decision: the actor has forgotten it
         await self._fire_callbacks("restart")
