@@ -16,6 +16,7 @@ off to see upstream's losses).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -26,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager, KernelManager
 
 MINIMAL_KERNEL = str(Path(__file__).with_name("kernels") / "minimal_kernel.py")
 EXPECTED = ["busy", "execute_input", "stream", "idle"]
@@ -143,3 +145,52 @@ def test_minimal_kernel_restarts_lose_nothing(started: Any, tmp_path: Path, xpub
     leftovers = kc.iopub_channel.get_msgs() + kc.shell_channel.get_msgs()
     probes = [m for m in leftovers if m["parent_header"].get("msg_type") == "kernel_info_request"]
     assert probes == []
+
+
+async def _async_cycles(km: AsyncKernelManager, kc: Any, n: int) -> list[str]:
+    """:func:`one_cycle` for the async client (its channels live in the caller's trio run,
+    or in the runtime thread under asyncio)."""
+    failures = []
+    for i in range(n):
+        await km.restart_kernel(now=True)
+        msg_id = kc.execute(f"print({i})")
+        seen: list[str] = []
+        while not seen or seen[-1] != "idle":
+            msg = await kc.get_iopub_msg(timeout=30)
+            if msg["parent_header"].get("msg_id") == msg_id:
+                seen.append(_kind(msg))
+        reply = await kc._recv_reply(msg_id, timeout=30)
+        if seen != EXPECTED or reply["content"]["status"] != "ok":
+            failures.append(f"cycle {i}: got {seen}, {reply['content']['status']}")
+    return failures
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("loop", ["asyncio", "trio"])
+@pytest.mark.parametrize("xpub", [False, True], ids=["probe-fallback", "welcome"])
+def test_async_client_restarts_lose_nothing(tmp_path: Path, loop: str, xpub: bool) -> None:
+    name = "minimal-xpub" if xpub else "minimal-pub"
+    ksm = minimal_spec(tmp_path, name, *(["--xpub"] if xpub else []))
+
+    async def main() -> list[str]:
+        km = AsyncKernelManager(kernel_name=name, kernel_spec_manager=ksm)
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            return await _async_cycles(km, kc, 15)
+        finally:
+            await kc.aclose()
+            await km.shutdown_kernel(now=True)
+
+    if loop == "asyncio":
+        failures = asyncio.run(asyncio.wait_for(main(), 100))
+    else:
+
+        async def bounded() -> list[str]:
+            with trio.fail_after(100):
+                return await main()
+
+        failures = trio.run(bounded)
+    assert not failures, failures
