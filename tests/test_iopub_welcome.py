@@ -330,3 +330,43 @@ def test_kernel_that_never_returns_is_released_with_a_log_line(
         with caplog.at_level(logging.WARNING, logger="jupyter_client.actors.client"):
             trio.run(main)
         assert "lost and not back within 0.3 s" in caplog.text
+
+
+# -- the actor's scan (no sockets: the decoding step's output, as the reader hands it over) ----
+
+
+def _msg(msg_type: str, parent: str | None, state: str | None = None) -> dict[str, Any]:
+    content = {"execution_state": state} if state else {}
+    return {
+        "msg_type": msg_type,
+        "header": {"msg_type": msg_type},
+        "parent_header": {"msg_id": parent} if parent else {},
+        "content": content,
+    }
+
+
+def test_scan_hides_probes_keeps_the_rest_in_order() -> None:
+    from jupyter_client.actors.iopub import IOPubActor
+
+    actor = IOPubActor(None, None, None, watch_link=True)  # type: ignore[arg-type]
+    actor.add_probe("p1")
+    actor.add_probe("p2")
+    u1, u2, u3 = _msg("stream", "u"), _msg("execute_input", "u"), _msg("status", "u", "idle")
+    batch = [
+        u1,
+        _msg("status", "p1", "busy"),
+        u2,
+        _msg("status", "p1", "idle"),
+        _msg("status", "p2", "busy"),
+        u3,
+    ]
+    assert actor._scan(batch) == [u1, u2, u3]
+    assert actor.proven
+    assert list(actor._probes) == ["p2"]  # p1 is done; p2's idle is still to be hidden
+    assert actor._scan([_msg("status", "p2", "idle")]) == []
+    assert not actor._probes
+    welcome = _msg("iopub_welcome", None)
+    actor.expect_reconnect()
+    assert actor.held
+    assert actor._scan([welcome]) == [welcome]  # delivered (as upstream); proves the link
+    assert actor.welcoming and actor.proven and not actor.held
