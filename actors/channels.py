@@ -38,6 +38,11 @@ from jupyter_client.actors.zsocket import ZContext, ZSocket
 
 log = logging.getLogger("jupyter_client.actors.channels")
 
+#: How long (ms) a stopping request channel lets libzmq deliver what is already queued: a
+#: ``shutdown_request`` posted just before ``stop_channels()`` still reaches a live kernel,
+#: and a dead or unreachable one delays the stop by at most this much.
+STOP_LINGER_MS = 250
+
 
 class ChannelClosed(trio.ClosedResourceError):
     """The channel was closed or reset while a request was pending (or before it was sent)."""
@@ -84,7 +89,7 @@ class ChannelActor(Actor):
             self._open()
             yield
         finally:
-            self._close_socket(ChannelClosed(f"{self.channel} channel closed"))
+            self._close_socket(ChannelClosed(f"{self.channel} channel closed"), STOP_LINGER_MS)
             self.queue.close(ChannelClosed(f"{self.channel} channel closed"))
 
     def _open(self) -> None:
@@ -100,10 +105,10 @@ class ChannelActor(Actor):
         assert self._nursery is not None
         self._nursery.start_soon(self._reader, sock, name=f"{self.name}-reader")
 
-    def _close_socket(self, reason: BaseException) -> None:
+    def _close_socket(self, reason: BaseException, linger: int = 0) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
-            sock.close()
+            sock.close(linger)
         self.connected.value = None
         self._fail_slots(reason)
 

@@ -70,6 +70,14 @@ class _Outbox:
         self.frames.append(frames)
         self._event.set()
 
+    def flush_nowait(self) -> None:
+        """Queue what is left on the socket without waiting (the channel is stopping)."""
+        sock = self.channel._sock
+        while self.frames and sock is not None and not sock.closed:
+            if not sock.send_multipart_nowait(self.frames[0]):
+                break
+            self.frames.popleft()
+
     async def pump(self) -> None:
         gate = self.gate
         while True:
@@ -189,6 +197,11 @@ class KernelChannels(Actor):
             yield
         finally:
             with trio.CancelScope(shield=True):
+                # Requests still in an outbox (posted before the socket was writable, or held
+                # behind the IOPub subscription) are handed to libzmq now, not dropped: the
+                # channels close with a short linger (channels.STOP_LINGER_MS) to deliver them.
+                for outbox in self.outboxes.values():
+                    outbox.flush_nowait()
                 for child in reversed(started):
                     child.cancel()
                 for child in started:

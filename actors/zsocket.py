@@ -335,15 +335,18 @@ class ZSocket:
         return out
 
     # -- closing --------------------------------------------------------------------------
-    def close(self) -> None:
-        """Close now; tasks waiting on the socket get ``trio.ClosedResourceError``."""
+    def close(self, linger: int = 0) -> None:
+        """Close now; tasks waiting on the socket get ``trio.ClosedResourceError``.
+
+        ``linger`` (ms) lets libzmq's reaper keep delivering messages already queued on the
+        socket for that long; the context's ``term()`` waits for them (bounded by it)."""
         if self.closed:
             return
         self.closed = True  # 1. new operations fail fast
         notify_closing(self.fd)  # 2. the fd sleeper: ClosedResourceError at once
         for lot in self._lots.values():
             lot.unpark_all()  # parked tasks see .closed and raise
-        self.z.close(linger=0)  # 3. libzmq's reaper closes the fd later
+        self.z.close(linger=linger)  # 3. libzmq's reaper closes the fd later
         if self._on_close is not None:
             self._on_close(self)
 
