@@ -1,8 +1,8 @@
 """The Jupyter messaging protocol version this package speaks.
 
-Kept at 5.4, as upstream 8.9 does, although parts of 5.5 (subshells, ``iopub_welcome``) are
-described in ``jupyter_client.protocol.messages``: the header's ``version`` is what peers use to
-decide whether to adapt, so it is bumped only once every 5.5 behaviour is implemented.
+Kept at 5.4, as upstream 8.9 reports, although we implement parts of 5.5 (subshells, the
+``iopub_welcome``) and 5.6 (the registration handshake): the header's ``version`` is what peers
+use to decide whether to adapt, and a drop-in must not make them adapt differently.
 """
 
 from __future__ import annotations
