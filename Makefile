@@ -46,12 +46,17 @@ typecheck: $(VENV)/.stamp
 	for d in protocol actors supervisor; do ln -s $(CURDIR)/$$d build/typecheck/jupyter_client/$$d; done
 	cd build/typecheck && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p jupyter_client
 
+# Two phases: most tests run on two xdist workers (each worker is its own process with its
+# own runtime dir and leak check); tests marked `serial` (chaos, port squatting) load the
+# machine on purpose or count restarts under timing, so they run alone afterwards.
+PYTEST_PARALLEL ?= -n 2
 unit: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not serial" $(PYTEST_ARGS)
+	$(PY) -m pytest -m serial $(PYTEST_ARGS)
 
 test: setup
 	$(MAKE) lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) unit
 
 bench: setup
 	$(PY) -m bench

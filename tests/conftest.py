@@ -1,13 +1,20 @@
 """Suite-wide fixtures: where the kernel venv is, and a leak check after every test.
 
 The leak check is the project's promise made executable: after each test no child process,
-thread or file descriptor that the test created may remain.
+thread, file descriptor, connection file or ipc socket file that the test created may remain.
+Connection files are looked for in the session's runtime dir (``JUPYTER_RUNTIME_DIR``, a fresh
+temporary dir per test process, so parallel workers never see each other's files) and, with
+ipc socket files, under the test's ``tmp_path`` (where most tests point their managers).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import stat
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -36,6 +43,34 @@ def _open_fds() -> set[int]:
 
 def _children() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+_RUNTIMES = ("runtime", "rt")  # what tests name the runtime dirs they give managers
+# the names managers give connection files (tests' own hand-made files are not leaks)
+_MANAGER_FILE = re.compile(r"kernel-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.json")
+
+
+def _runtime_dir() -> Path:
+    return Path(os.environ["JUPYTER_RUNTIME_DIR"])
+
+
+def _kernel_files(tmp: Path | None) -> set[str]:
+    """Connection files and ipc socket files a manager may leave behind."""
+    found = set()
+    runtime = _runtime_dir()
+    if runtime.is_dir():
+        found |= {str(p) for p in runtime.iterdir()}
+    if tmp is not None and tmp.is_dir():
+        for p in tmp.rglob("*"):
+            try:
+                mode = p.lstat().st_mode
+            except OSError:
+                continue
+            if stat.S_ISSOCK(mode) or (
+                _MANAGER_FILE.fullmatch(p.name) and p.parent.name in _RUNTIMES
+            ):
+                found.add(str(p))
+    return found
 
 
 def _threads() -> set[int]:
@@ -68,9 +103,14 @@ def leak_check(request: pytest.FixtureRequest, actor_runtime: None):
     fds_before = _open_fds()
     kids_before = _children()
     threads_before = _threads()
+    files_before = _kernel_files(None)
     yield
+    # tmp_path is made after this fixture's setup (autouse fixtures come first) and is fresh
+    # per test: anything matching in it at the end is new.
+    tmp: Path | None = request.node.funcargs.get("tmp_path")
     deadline = time.monotonic() + 5.0
     while True:
+        new_files = _kernel_files(tmp) - files_before
         new_kids = _children() - kids_before
         new_threads = {
             t
@@ -80,7 +120,7 @@ def leak_check(request: pytest.FixtureRequest, actor_runtime: None):
             and not t.name.startswith(_ALLOWED_THREAD_PREFIXES)
         }
         new_fds = _open_fds() - fds_before
-        if not new_kids and not new_threads and not new_fds:
+        if not new_kids and not new_threads and not new_fds and not new_files:
             return
         if time.monotonic() > deadline:
             break
@@ -109,9 +149,24 @@ def leak_check(request: pytest.FixtureRequest, actor_runtime: None):
             except OSError:
                 descr.append(str(fd))
         problems.append(f"fds left open: {descr}")
+    if new_files:
+        problems.append(f"connection/ipc files left: {sorted(new_files)}")
+        for path in new_files:
+            Path(path).unlink(missing_ok=True)
     pytest.fail("leak check: " + "; ".join(problems), pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Before any test (or jupyter_client path helper) reads it: a private runtime dir per test
+    # process, checked by the leak check and removed at the end of the session.
+    runtime = tempfile.mkdtemp(prefix="jc-test-runtime-")
+    os.environ["JUPYTER_RUNTIME_DIR"] = runtime
+    config._jc_runtime_dir = runtime  # type: ignore[attr-defined]
     config.addinivalue_line("markers", "no_leak_check: skip the per-test leak check")
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    runtime = getattr(config, "_jc_runtime_dir", None)
+    if runtime:
+        shutil.rmtree(runtime, ignore_errors=True)

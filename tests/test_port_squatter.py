@@ -28,7 +28,7 @@ import trio
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(180)]
 
 MINIMAL_KERNEL = str(Path(__file__).with_name("kernels") / "minimal_kernel.py")
 KERNELS = 50

@@ -136,6 +136,7 @@ def _chaos(h: Harness, victims: list[str], probers: list[Prober], seconds: float
         time.sleep(rng.uniform(0.1, 0.4))
 
 
+@pytest.mark.serial
 @pytest.mark.timeout(CHAOS_SECONDS + 240)  # the chaos itself plus start-up and teardown
 def test_chaos(h: Harness) -> None:
     rng = random.Random(int(os.environ.get("CHAOS_SEED", "0")) or None)
