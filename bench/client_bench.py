@@ -84,6 +84,21 @@ def measure_blocking_roundtrips(kc: BlockingKernelClient, n: int) -> tuple[list[
     return lat, (time.process_time() - c0) / n
 
 
+def drain_stream(kc: BlockingKernelClient, n: int) -> tuple[int, float]:
+    """Run a cell printing ``n`` stream messages; return (messages seen, client CPU s each)."""
+    msg_id = kc.execute(STREAM_CODE.format(n=n))
+    count = 0
+    c0 = time.process_time()
+    while True:
+        m = kc.get_iopub_msg(timeout=30)
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        count += m["msg_type"] == "stream"
+        if _is_idle_of(m, msg_id):
+            break
+    return count, (time.process_time() - c0) / max(count, 1)
+
+
 def _blocking(cf: str) -> dict[str, float]:
     kc = BlockingKernelClient(connection_file=cf)
     kc.load_connection_file()
@@ -91,18 +106,7 @@ def _blocking(cf: str) -> dict[str, float]:
     kc.wait_for_ready(timeout=60)
     lat, cpu = measure_blocking_roundtrips(kc, N_RT)
 
-    msg_id = kc.execute(STREAM_CODE.format(n=N_STREAM))
-    count = 0
-    c0 = time.process_time()
-    while True:
-        m = kc.get_iopub_msg(timeout=30)
-        if m["parent_header"].get("msg_id") != msg_id:
-            continue
-        if m["msg_type"] == "stream":
-            count += 1
-        if _is_idle_of(m, msg_id):
-            break
-    stream_cpu = (time.process_time() - c0) / max(count, 1)
+    count, stream_cpu = drain_stream(kc, N_STREAM)
     kc.stop_channels()
     return {
         "median_s": statistics.median(lat),

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import statistics
 import subprocess
-import time
 
 import zmq
 
-from bench.client_bench import STREAM_CODE, _is_idle_of, _kill, measure_blocking_roundtrips
+from bench.client_bench import _kill, drain_stream, measure_blocking_roundtrips
 from bench.client_bench import _launch as launch_kernel_process
 from bench.common import Context, Row
 from jupyter_client import BlockingKernelClient
@@ -38,17 +37,7 @@ def _ours(cf: str) -> dict[str, float]:
     kc.start_channels()
     kc.wait_for_ready(timeout=60)
     lat, cpu = measure_blocking_roundtrips(kc, N_RT)
-    msg_id = kc.execute(STREAM_CODE.format(n=N_STREAM))
-    count = 0
-    c0 = time.process_time()
-    while True:
-        m = kc.get_iopub_msg(timeout=30)
-        if m["parent_header"].get("msg_id") != msg_id:
-            continue
-        count += m["msg_type"] == "stream"
-        if _is_idle_of(m, msg_id):
-            break
-    stream_cpu = (time.process_time() - c0) / max(count, 1)
+    _count, stream_cpu = drain_stream(kc, N_STREAM)
     kc.stop_channels()
     return {
         "median_s": statistics.median(lat),
