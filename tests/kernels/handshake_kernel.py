@@ -5,7 +5,9 @@ reads the registration file (our protocol layer's parser), binds its five channe
 (the OS chooses: no port race), sends the signed registration to the launcher's registration
 socket, waits for the signed acknowledgement and then serves exactly like
 ``minimal_kernel.py`` (whose ``Kernel`` it reuses: kernel_info, execute, interrupt, shutdown,
-heartbeat).
+heartbeat). When the registration file carries ``curve_secretkey``, every bound socket is a
+CURVE server with it (``minimal_kernel.Kernel``); the registration DEALER stays plain, like the
+launcher's registration socket.
 
 Flags (failure modes for the tests):
   --never-register          bind, then never register (sleeps until killed)
@@ -13,6 +15,10 @@ Flags (failure modes for the tests):
                             waiting (the launcher must ignore it)
   --exit-before-register    exit(7) right after reading the registration file
   --ack-timeout SECONDS     give up (exit 5) if no acknowledgement arrives (default 30)
+  --save-registration PATH  copy the registration file to PATH before registering (the
+                            launcher removes it once registered; tests compare its keys)
+
+Other flags go to ``minimal_kernel`` (e.g. ``--iopub-output``, ``--xpub``).
 """
 
 from __future__ import annotations
@@ -43,14 +49,16 @@ _SOCKETS = {
 }
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Our flags, and the rest for ``minimal_kernel`` (serving: ``--iopub-output`` ...)."""
     p = argparse.ArgumentParser()
     p.add_argument("-f", dest="registration_file", required=True)
     p.add_argument("--never-register", action="store_true")
     p.add_argument("--bad-signature", action="store_true")
     p.add_argument("--exit-before-register", action="store_true")
     p.add_argument("--ack-timeout", type=float, default=30.0)
-    return p.parse_args(argv)
+    p.add_argument("--save-registration", default=None)
+    return p.parse_known_args(argv)
 
 
 def bound_port(sock: zmq.Socket[bytes]) -> int:
@@ -79,9 +87,15 @@ def register(kernel: minimal_kernel.Kernel, reg: Any, opts: argparse.Namespace) 
 
 
 def main(argv: list[str]) -> None:
-    opts = parse(argv)
+    opts, serving = parse(argv)
     with open(opts.registration_file, "rb") as f:
-        reg = parse_registration_file(f.read(), opts.registration_file)
+        raw = f.read()
+    reg = parse_registration_file(raw, opts.registration_file)
+    if opts.save_registration:
+        tmp = opts.save_registration + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(raw)
+        os.replace(tmp, opts.save_registration)  # whole or absent for a reader
     if opts.exit_before_register:
         sys.exit(7)
     ip = str(reg.extra.get("ip") or reg.registration_ip)
@@ -92,7 +106,11 @@ def main(argv: list[str]) -> None:
         "signature_scheme": reg.signature_scheme,
         **{name: 0 for name in REGISTRATION_PORTS},  # bind port 0: the OS chooses
     }
-    kernel = minimal_kernel.Kernel(minimal_kernel.parse(["-f", opts.registration_file]), info)
+    if reg.extra.get("curve_secretkey"):  # transport encryption: CURVE servers (as ipykernel)
+        info["curve_secretkey"] = str(reg.extra["curve_secretkey"])
+    kernel = minimal_kernel.Kernel(
+        minimal_kernel.parse(["-f", opts.registration_file, *serving]), info
+    )
     signal.signal(signal.SIGINT, kernel.on_sigint)
     threading.Thread(target=kernel.heartbeat, daemon=True).start()
     if opts.never_register:

@@ -22,6 +22,10 @@ Flags:
                             subscription (as ipykernel >= 7.2); default a plain PUB (no welcome)
   --iopub-output            publish ``execute_input`` and the code's stdout as ``stream``
   --idle-delay SECONDS      publish each ``idle`` status SECONDS after the reply (IOPub lags)
+
+Transport encryption is opt-in through the connection info, not a flag: when it carries
+``curve_secretkey`` (Z85), every bound socket is a CURVE server with that key, as ipykernel
+7.4 does, so a peer without the kernel's public key is dropped.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ class Kernel:
         )
         self.ctx = zmq.Context()
         url = f"{info['transport']}://{info['ip']}:"
+        secret = info.get("curve_secretkey")
+        self.curve_secretkey: bytes | None = secret.encode() if secret else None
         self.shell = self._bind(zmq.ROUTER, url, info["shell_port"])
         self.control = self._bind(zmq.ROUTER, url, info["control_port"])
         self.stdin = self._bind(zmq.ROUTER, url, info["stdin_port"])
@@ -84,6 +90,12 @@ class Kernel:
     def _bind(self, kind: int, url: str, port: int) -> zmq.Socket[bytes]:
         sock = self.ctx.socket(kind)
         sock.linger = 0
+        if self.curve_secretkey:
+            # libzmq copies a socket's options into the listener at bind time: set after
+            # bind, they would not apply to this endpoint and peers would connect in plain.
+            sock.curve_secretkey = self.curve_secretkey
+            sock.curve_publickey = zmq.curve_public(self.curve_secretkey)
+            sock.curve_server = True
         sock.bind(f"{url}{port}")
         return sock
 
