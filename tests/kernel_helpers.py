@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -193,3 +194,47 @@ async def kernel_channels(
         finally:
             for actor in actors:
                 actor.cancel()
+
+
+MINIMAL_KERNEL = str(Path(__file__).with_name("kernels") / "minimal_kernel.py")
+
+
+def minimal_kernelspec_manager(tmp_path: Path) -> Any:
+    """A KernelSpecManager whose only kernel, ``minimal``, is tests/kernels/minimal_kernel.py."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    d = tmp_path / "kernels" / "minimal"
+    d.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}"],
+        "display_name": "minimal",
+        "language": "python",
+    }
+    (d / "kernel.json").write_text(json.dumps(spec))
+    return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
+
+
+def run_under_upstream(kernel_python: str, script: str, *args: str) -> Any:
+    """Run ``script`` with the kernel venv's python (upstream jupyter_client), JSON out.
+
+    From ``/`` and without PYTHONPATH, so that python cannot pick up our package from the
+    checkout instead of upstream's."""
+    out = subprocess.run(
+        [kernel_python, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd="/",
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    return json.loads(out.stdout)
+
+
+def own_public_callables(mod: Any) -> list[str]:
+    """Public functions and classes defined in ``mod`` itself, sorted."""
+    return sorted(
+        n
+        for n, v in vars(mod).items()
+        if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == mod.__name__
+    )

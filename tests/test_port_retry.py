@@ -11,38 +11,23 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 import trio
+from kernel_helpers import minimal_kernelspec_manager
 
 from jupyter_client._lifecycle import await_future
 from jupyter_client.ioloop import AsyncIOLoopKernelManager
-from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_client.supervisor.port_probe import held_ports
 
 pytestmark = pytest.mark.timeout(120)
 
-MINIMAL_KERNEL = str(Path(__file__).with_name("kernels") / "minimal_kernel.py")
-
 
 @pytest.fixture(autouse=True)
 def _runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
-
-
-def _minimal_ksm(tmp_path: Path) -> KernelSpecManager:
-    d = tmp_path / "kernels" / "minimal"
-    d.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}"],
-        "display_name": "minimal",
-        "language": "python",
-    }
-    (d / "kernel.json").write_text(json.dumps(spec))
-    return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
 
 
 def _squat(ip: str, port: int) -> socket.socket:
@@ -95,7 +80,7 @@ def test_squatted_port_is_logged_and_the_restart_uses_a_fresh_one(
 
     async def main() -> None:
         km = AsyncIOLoopKernelManager(
-            kernel_name="minimal", kernel_spec_manager=_minimal_ksm(tmp_path)
+            kernel_name="minimal", kernel_spec_manager=minimal_kernelspec_manager(tmp_path)
         )
         km.kernel_id = "squat-test"
         prov = SquattingProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)

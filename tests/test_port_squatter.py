@@ -14,7 +14,6 @@ to see them. No timing is asserted.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -24,13 +23,12 @@ from typing import Any
 
 import pytest
 import trio
+from kernel_helpers import minimal_kernelspec_manager
 
-from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(180)]
 
-MINIMAL_KERNEL = str(Path(__file__).with_name("kernels") / "minimal_kernel.py")
 KERNELS = 50
 
 SQUATTER = textwrap.dedent(
@@ -64,18 +62,6 @@ SQUATTER = textwrap.dedent(
     print(f"{binds} {busy} {len(held)} {lo} {hi} {time.monotonic() - began:.3f}", flush=True)
     """
 )
-
-
-def _minimal_ksm(tmp_path: Path) -> KernelSpecManager:
-    d = tmp_path / "kernels" / "minimal"
-    d.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}"],
-        "display_name": "minimal",
-        "language": "python",
-    }
-    (d / "kernel.json").write_text(json.dumps(spec))
-    return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
 
 
 async def _settled(km: Any) -> None:
@@ -155,7 +141,7 @@ def test_fifty_kernels_start_while_ports_are_squatted(
         time.sleep(1.0)  # let it occupy its ports
 
         async def main() -> None:
-            mkm = AsyncMultiKernelManager(kernel_spec_manager=_minimal_ksm(tmp_path))
+            mkm = AsyncMultiKernelManager(kernel_spec_manager=minimal_kernelspec_manager(tmp_path))
             try:
                 async with trio.open_nursery() as nursery:
                     for _ in range(KERNELS):

@@ -8,17 +8,15 @@ real echo server. Every byte the tests check crosses real sockets through the tu
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import socket
 import socketserver
-import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kernel_helpers import own_public_callables, run_under_upstream
 
 from jupyter_client.ssh import forward
 
@@ -142,24 +140,9 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
 
 
 def test_public_names_match_upstream(kernel_python: str) -> None:
-    out = subprocess.run(
-        [kernel_python, "-c", DUMP_NAMES, "jupyter_client.ssh.forward"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd="/",  # so the kernel venv cannot pick up our package from the checkout
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-    )
-    upstream = json.loads(out.stdout)
+    upstream = run_under_upstream(kernel_python, DUMP_NAMES, "jupyter_client.ssh.forward")
     assert ".venv-kernel" in upstream["file"]
-    ours = sorted(
-        n
-        for n, v in vars(forward).items()
-        if not n.startswith("_")
-        and callable(v)
-        and getattr(v, "__module__", None) == forward.__name__
-    )
+    ours = own_public_callables(forward)
     assert ours == upstream["own"]
     assert forward.__all__ == upstream["all"] == ["forward_tunnel"]
     assert forward.logger.name == upstream["logger"]

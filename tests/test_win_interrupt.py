@@ -7,12 +7,10 @@ Linux is the module's surface against upstream's and the inheritable security at
 from __future__ import annotations
 
 import ctypes
-import json
-import os
-import subprocess
 import sys
 
 import pytest
+from kernel_helpers import own_public_callables, run_under_upstream
 
 from jupyter_client import win_interrupt
 
@@ -26,24 +24,9 @@ print(json.dumps({"own": own, "all": getattr(mod, "__all__", None), "file": mod.
 
 
 def test_public_names_match_upstream(kernel_python: str) -> None:
-    out = subprocess.run(
-        [kernel_python, "-c", DUMP_NAMES, "jupyter_client.win_interrupt"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd="/",  # so the kernel venv cannot pick up our package from the checkout
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-    )
-    upstream = json.loads(out.stdout)
+    upstream = run_under_upstream(kernel_python, DUMP_NAMES, "jupyter_client.win_interrupt")
     assert ".venv-kernel" in upstream["file"]
-    ours = sorted(
-        n
-        for n, v in vars(win_interrupt).items()
-        if not n.startswith("_")
-        and callable(v)
-        and getattr(v, "__module__", None) == win_interrupt.__name__
-    )
+    ours = own_public_callables(win_interrupt)
     assert ours == upstream["own"] == ["create_interrupt_event", "send_interrupt"]
     # upstream has no __all__; ours lists exactly its public functions.
     assert sorted(win_interrupt.__all__) == upstream["own"]
