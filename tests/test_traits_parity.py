@@ -20,6 +20,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -516,8 +517,20 @@ def test_threaded_client_uses_given_channel_class(kernel_python: str) -> None:
         kc.start_channels()
         try:
             assert kc.ioloop_thread is not None and kc.ioloop_thread.is_alive()
+            # A SUB socket misses what is published before its subscription reaches the
+            # kernel (upstream's ThreadedKernelClient has no wait either), so nudge with
+            # kernel_info until IOPub delivers something (its busy/idle, or the welcome)
+            # before the execute whose result the test waits for.
+            seen: list[tuple[str, str]] = []
+            deadline = time.monotonic() + 30
+            while not seen:
+                assert time.monotonic() < deadline, "IOPub never delivered a message"
+                kc.kernel_info()
+                try:
+                    seen.append(received.get(timeout=1))
+                except queue.Empty:
+                    pass
             kc.execute("1 + 1")
-            seen = []
             while ("execute_result", kc.ioloop_thread.name) not in seen:
                 seen.append(received.get(timeout=30))
         finally:
