@@ -172,9 +172,8 @@ def test_sigkill_restarts_asyncio() -> None:
         try:
             os.kill(km.provisioner.pid, signal.SIGKILL)  # type: ignore[union-attr]
             await asyncio.wait_for(restarted.wait(), 10)
-            for _ in range(1000):
-                if km.has_kernel and await km.is_alive():
-                    break
+            deadline = time.monotonic() + 60  # a relaunch on a loaded machine can be slow
+            while not (km.has_kernel and await km.is_alive()) and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
             assert await km.is_alive()
         finally:
@@ -396,7 +395,8 @@ def test_polling_fallback_restarts_a_third_party_kernel(tmp_path: Path) -> None:
             assert km._restarter is not None and km._restarter._polling  # the fallback runs
             os.kill(prov.pids[0], signal.SIGKILL)
             await asyncio.wait_for(restarted.wait(), 30)
-            for _ in range(3000):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
                 if len(prov.pids) == 2 and km.ready.done() and await km.is_alive():
                     break
                 await asyncio.sleep(0.01)
