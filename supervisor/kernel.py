@@ -59,6 +59,7 @@ from jupyter_client.actors.heartbeat import HeartbeatActor
 from jupyter_client.actors.process import ExitInfo, ProcessActor
 from jupyter_client.actors.wire import SessionLike, channel_url
 from jupyter_client.actors.zsocket import ZContext, ZSocket
+from jupyter_client.supervisor.handover import ports_bound, ports_released
 from jupyter_client.supervisor.kernel_types import (
     InterruptMode,
     KernelAlreadyRunning,
@@ -176,6 +177,9 @@ class KernelActor(Actor):
         self._nursery: trio.Nursery | None = None
         #: A restart handed to ``delegate_restart`` and not yet done (or failed).
         self._pending_restart: RelaunchRequest | None = None
+        #: Processes of earlier restarts still exiting beside the current one
+        #: (supervisor/handover.py), each finished by a task in the actor's nursery.
+        self._retiring: set[_Incarnation] = set()
 
     # -- lifetime ----------------------------------------------------------------------------
     @asynccontextmanager
@@ -187,6 +191,9 @@ class KernelActor(Actor):
             yield
         finally:
             with trio.CancelScope(shield=True):
+                for old in list(self._retiring):  # a restart's predecessor still exiting
+                    await old.proc.kill_tree()
+                    await self._end_incarnation(old)
                 inc, self._inc = self._inc, None
                 if inc is not None:  # the actor is going away: the kernel goes with it
                     inc.expected = True
@@ -274,11 +281,15 @@ class KernelActor(Actor):
         inc = self._inc
         if inc is None:
             delegated = restart and self._pending_restart is not None
+            if not restart:
+                await self._await_retiring()
             self._set_state(KernelState.RESTARTING if delegated else KernelState.STOPPED)
             return None
         self.shutting_down = True
         try:
             step = await self._stop(inc, now=now, restart=restart, interrupt=interrupt)
+            if not restart:
+                await self._await_retiring()
         finally:
             self.shutting_down = False
         self._set_state(KernelState.STOPPED)
@@ -586,8 +597,15 @@ class KernelActor(Actor):
             await proc.kill_tree()
         else:
             step = "request"
+            info = inc.spec.connection_info
+            bound = restart and ports_bound(info)
             self._send_control(inc, "shutdown_request", {"restart": restart})
-            if await proc.wait(half) is None:
+            asked = trio.current_time()
+            if bound and await ports_released(proc, info, half):
+                self._hand_over(inc, deadline=asked + half, half=half)
+                self.shutdown_step = step
+                return step
+            if await proc.wait(half - (trio.current_time() - asked)) is None:
                 step = "sigterm"
                 proc.terminate()
                 if await proc.wait(half) is None:
@@ -599,6 +617,42 @@ class KernelActor(Actor):
         self.shutdown_step = step
         self._emit("stopped", inc, exit=proc.exit.value, detail=step)
         return step
+
+    def _hand_over(self, inc: _Incarnation, *, deadline: float, half: float) -> None:
+        """The restarting kernel has closed its ports: let the next process start now and
+        finish this one's exit (the rest of the escalation, reaping, ``stopped``) in the
+        background. See supervisor/handover.py."""
+        if self._inc is inc:
+            self._inc = None
+        self._retiring.add(inc)
+        assert self._nursery is not None
+        self._nursery.start_soon(self._finish_exit, inc, deadline, half)
+
+    async def _finish_exit(self, inc: _Incarnation, deadline: float, half: float) -> None:
+        proc = inc.proc
+        step: ShutdownStep = "request"
+        try:
+            if await proc.wait(max(deadline - trio.current_time(), 0.0)) is None:
+                step = "sigterm"
+                log.warning("kernel %s: the restarted kernel's old process (pid %s) ignored "
+                            "shutdown_request: SIGTERM", self.kernel_id, proc.pid)  # fmt: skip
+                proc.terminate()
+                if await proc.wait(half) is None:
+                    step = "kill"
+                    await proc.kill_tree()
+        finally:
+            with trio.CancelScope(shield=True):
+                if proc.exit.value is None:
+                    await proc.kill_tree()
+                await self._end_incarnation(inc)
+                self._retiring.discard(inc)
+        self._emit("stopped", inc, exit=proc.exit.value, detail=f"{step} (restart handover)")
+
+    async def _await_retiring(self) -> None:
+        """Until every process handed over by a restart has exited and been reaped."""
+        for inc in list(self._retiring):
+            await inc.done.wait()
+            await inc.proc.wait_done()
 
     def _send_control(self, inc: _Incarnation, msg_type: str, content: dict[str, Any]) -> None:
         if inc.control is None or inc.session is None:

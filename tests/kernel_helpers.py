@@ -199,14 +199,15 @@ async def kernel_channels(
 MINIMAL_KERNEL = str(Path(__file__).with_name("kernels") / "minimal_kernel.py")
 
 
-def minimal_kernelspec_manager(tmp_path: Path) -> Any:
-    """A KernelSpecManager whose only kernel, ``minimal``, is tests/kernels/minimal_kernel.py."""
+def minimal_kernelspec_manager(tmp_path: Path, *flags: str) -> Any:
+    """A KernelSpecManager whose only kernel, ``minimal``, is tests/kernels/minimal_kernel.py
+    (run with ``flags``)."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     d = tmp_path / "kernels" / "minimal"
     d.mkdir(parents=True)
     spec = {
-        "argv": [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}"],
+        "argv": [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}", *flags],
         "display_name": "minimal",
         "language": "python",
     }

@@ -22,6 +22,9 @@ Flags:
                             subscription (as ipykernel >= 7.2); default a plain PUB (no welcome)
   --iopub-output            publish ``execute_input`` and the code's stdout as ``stream``
   --idle-delay SECONDS      publish each ``idle`` status SECONDS after the reply (IOPub lags)
+  --linger-after-shutdown SECONDS
+                            after the shutdown_reply, close every socket, then stay alive
+                            SECONDS before exiting (a long interpreter teardown)
 
 Transport encryption is opt-in through the connection info, not a flag: when it carries
 ``curve_secretkey`` (Z85), every bound socket is a CURVE server with that key, as ipykernel
@@ -61,6 +64,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--xpub", action="store_true")
     p.add_argument("--iopub-output", action="store_true")
     p.add_argument("--idle-delay", type=float, default=0.0)
+    p.add_argument("--linger-after-shutdown", type=float, default=None)
     return p.parse_args(argv)
 
 
@@ -86,6 +90,8 @@ class Kernel:
         self.ns: dict[str, Any] = {}
         self.executing = False
         self.count = 0
+        self.stopping = threading.Event()
+        self.hb_closed = threading.Event()
 
     def _bind(self, kind: int, url: str, port: int) -> zmq.Socket[bytes]:
         sock = self.ctx.socket(kind)
@@ -100,9 +106,22 @@ class Kernel:
         return sock
 
     def heartbeat(self) -> None:
-        while True:
-            frames = self.hb.recv_multipart()
-            self.hb.send_multipart(frames)
+        while not self.stopping.is_set():
+            if self.hb.poll(20):
+                self.hb.send_multipart(self.hb.recv_multipart())
+        self.hb.close(0)
+        self.hb_closed.set()
+
+    def close_and_linger(self, seconds: float) -> None:
+        """--linger-after-shutdown: every port closed, the process still there."""
+        for sock in (self.shell, self.control, self.stdin, self.iopub):
+            sock.close(0)
+        self.stopping.set()
+        if not self.opts.no_heartbeat:
+            self.hb_closed.wait(5)
+        else:
+            self.hb.close(0)
+        time.sleep(seconds)
 
     def publish(self, msg_type: str, content: dict[str, Any], parent: dict[str, Any]) -> None:
         msg = self.session.msg(msg_type, content, parent=parent)
@@ -233,6 +252,8 @@ def main(argv: list[str]) -> None:
     try:
         kernel.serve()
     except SystemExit as exc:
+        if opts.linger_after_shutdown is not None:
+            kernel.close_and_linger(opts.linger_after_shutdown)
         os._exit(int(exc.code or 0))  # skip zmq teardown (the heartbeat thread holds a socket)
 
 
