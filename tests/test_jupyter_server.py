@@ -262,10 +262,13 @@ class _Channels:
         return reply, out
 
 
-def _kernel_process(server_pid: int, kernel_id: str) -> psutil.Process:
+def _kernel_process(server_pid: int, kernel_id: str, old_pid: int = 0) -> psutil.Process:
+    """The kernel's process under the server, other than ``old_pid`` (after a restart the old
+    one may still be finishing its exit beside the new one: docs/architecture.md, "Restart
+    handover")."""
     for p in psutil.Process(server_pid).children(recursive=True):
         with suppress(psutil.Error):
-            if any(f"kernel-{kernel_id}.json" in a for a in p.cmdline()):
+            if p.pid != old_pid and any(f"kernel-{kernel_id}.json" in a for a in p.cmdline()):
                 return p
     raise AssertionError(f"no kernel process for {kernel_id} under the server")
 
@@ -274,9 +277,7 @@ async def _wait_new_kernel_process(server_pid: int, kernel_id: str, old_pid: int
     deadline = time.monotonic() + 60
     while True:
         with suppress(AssertionError):
-            p = _kernel_process(server_pid, kernel_id)
-            if p.pid != old_pid:
-                return p
+            return _kernel_process(server_pid, kernel_id, old_pid)
         assert time.monotonic() < deadline, "the kernel was not restarted"
         await asyncio.sleep(0.1)
 
@@ -333,8 +334,7 @@ async def _scenario(proc: subprocess.Popen[bytes], addr: str, token: str) -> Non
             # restart through the API, then run code again
             model = await api.call("POST", f"/api/kernels/{kid}/restart")
             assert model["id"] == kid
-            pid1 = _kernel_process(proc.pid, kid).pid
-            assert pid1 != pid0
+            pid1 = (await _wait_new_kernel_process(proc.pid, kid, pid0)).pid
             reply, out = await _execute_retrying(ch, "print('after restart')")
             assert reply["content"]["status"] == "ok"
 
