@@ -179,14 +179,21 @@ class AdoptedKernel:
             await self.exited.wait()
         return self.exited.is_set()
 
-    async def shutdown(self, now: bool = False, wait: float = 5.0) -> str:
-        """Stop the kernel: request → SIGTERM → SIGKILL; returns the step that ended it."""
+    async def shutdown(
+        self, now: bool = False, wait: float = 5.0, interrupt_mode: str | None = None
+    ) -> str:
+        """Stop the kernel: (interrupt →) request → SIGTERM → SIGKILL; returns the step that
+        ended it. With ``interrupt_mode`` a polite stop interrupts first, as upstream's
+        manager does: running code gets its KeyboardInterrupt before the kernel is asked to
+        exit."""
         self.expected = True
         if self.exited.is_set():
             return "already_exited"
         self.snapshot_descendants()
         step = "kill"
         if not now:
+            if interrupt_mode is not None:
+                self.interrupt(interrupt_mode)
             self._send_control("shutdown_request", {"restart": False})
             step = "request"
             if not await self._wait(wait / 2):

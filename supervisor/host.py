@@ -142,7 +142,7 @@ class KernelHost:
     async def _stop_actor(self, actor: KernelActor, now: bool) -> None:
         if actor.state.value is ActorState.RUNNING:
             try:
-                await actor.shutdown(now=now)
+                await actor.shutdown(now=now, interrupt=not now)  # upstream's order
             except ActorError as exc:
                 log.warning("kernel %s: shutdown failed: %r", actor.kernel_id, exc)
         await actor.stop()

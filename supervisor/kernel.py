@@ -304,7 +304,7 @@ class KernelActor(Actor):
         if inc is not None:
             self.shutting_down = True
             try:
-                await self._stop(inc, now=now, restart=True)
+                await self._stop(inc, now=now, restart=True, interrupt=not now)
             finally:
                 self.shutting_down = False
         try:

@@ -288,7 +288,9 @@ class Service:
             if k.actor is not None and self._host is not None and k.id in self._host:
                 await self._host.remove(k.id, now=now)
             if k.adopted is not None:
-                step = await k.adopted.shutdown(now=now, wait=self.shutdown_wait)
+                step = await k.adopted.shutdown(
+                    now=now, wait=self.shutdown_wait, interrupt_mode=k.record.interrupt_mode
+                )
                 k.add_event("stopped", pid=k.adopted.pid, detail=step)
         finally:
             k.iopub.stop()
@@ -369,7 +371,10 @@ class Service:
         k.gave_up = False
         if k.adopted is not None:
             a, k.adopted = k.adopted, None
-            step = await a.shutdown(now=bool(args.get("now")), wait=self.shutdown_wait)
+            step = await a.shutdown(
+                now=bool(args.get("now")), wait=self.shutdown_wait,
+                interrupt_mode=k.record.interrupt_mode,
+            )  # fmt: skip
             k.add_event("stopped", pid=a.pid, detail=step)
             await self._launch_actor(k)
         elif k.actor is not None:

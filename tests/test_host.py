@@ -166,3 +166,24 @@ def test_sigkilled_host_takes_its_kernels_along(tmp_path: Path) -> None:
         host.wait(30)
         if host.stdout is not None:
             host.stdout.close()
+
+
+def test_remove_interrupts_before_the_shutdown_request(tmp_path: Path) -> None:
+    """``remove`` (the supervisor's ``stop``) uses upstream's order: SIGINT, then the request.
+    A kernel still starting dies of the SIGINT at once (no SIGTERM after 10 s)."""
+
+    async def main() -> None:
+        async with KernelHost() as host:
+            k = KernelActor("k", KernelFiles(tmp_path).prepare("--slow-start", "30"),
+                            ctx=host.ctx, shutdown_wait_time=20.0)  # fmt: skip
+            await host.add(k)
+            await k.start()
+            pid = k.pid
+            with trio.fail_after(5):
+                await host.remove("k")
+            assert [(e.pid, e.detail) for e in k.events if e.kind == "stopped"] == [
+                (pid, "request")
+            ]
+            assert gone(pid or 0)
+
+    run(main)

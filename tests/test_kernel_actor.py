@@ -276,6 +276,27 @@ def test_interrupt_before_shutdown_is_part_of_the_shutdown(tmp_path: Path) -> No
     run(main)
 
 
+def test_restart_command_interrupts_first(tmp_path: Path) -> None:
+    """The actor's own ``restart`` (the supervisor's ``restart`` command) runs upstream's
+    shutdown order too: SIGINT, then the request. A kernel still starting dies of the SIGINT
+    at once instead of waiting half of ``shutdown_wait_time`` for SIGTERM."""
+
+    async def main(nursery: trio.Nursery) -> None:
+        files = KernelFiles(tmp_path)
+        k = KernelActor("k", files.prepare("--slow-start", "30"), shutdown_wait_time=20.0)
+        await nursery.start(k.run)
+        await k.start()
+        first = k.pid
+        with trio.fail_after(5):  # a SIGTERM would come after 10 s
+            await k.restart()
+        stopped = [e for e in k.events if e.kind == "stopped"]
+        assert [(e.pid, e.detail) for e in stopped] == [(first, "request")]
+        assert k.pid != first and k.is_alive()
+        await k.shutdown(now=True)
+
+    run(main)
+
+
 def test_manual_restart_and_death_without_policy(tmp_path: Path) -> None:
     async def main(nursery: trio.Nursery) -> None:
         files = KernelFiles(tmp_path)
