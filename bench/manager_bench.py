@@ -4,6 +4,11 @@ The same workload runs through our AsyncKernelManager (asyncio) and upstream's (
 .venv-kernel, bench/upstream/manager_upstream.py), both on the python3 ipykernel. For ours we
 also measure the delay from SIGKILL of a kernel to the restarter's decision, from the
 restarter's event timestamps (upstream has no equivalent: it notices within its 3 s poll).
+
+The floor rows say what the kernel itself costs, which no manager can go below: ipykernel's
+CPU from spawn to ready (the 8-start floor on this machine's cores) and its own exit after a
+``shutdown_request``. Restart → ready goes below shutdown + start because of the restart
+handover (docs/architecture.md): the next kernel starts once the old one has closed its ports.
 """
 
 from __future__ import annotations
