@@ -352,8 +352,9 @@ async def _scenario(proc: subprocess.Popen[bytes], addr: str, token: str) -> Non
             # The server's own IOPub SUB reconnects to the new process on libzmq's reconnect
             # timer, apart from its shell socket, and Jupyter Server sends no nudge after an
             # automatic restart: the first cell's early output can be published before the
-            # subscription is back (upstream's server sees the same). A working kernel is
-            # one whose output arrives within a few cells.
+            # subscription is back. The race is in the server's own sockets, which our
+            # connect_iopub creates as upstream's does (SUB, linger 1000, default reconnect
+            # timer). A working kernel is one whose output arrives within a few cells.
             for _ in range(5):
                 reply, out = await _execute_retrying(ch, "print(1 + 1)")
                 assert reply["content"]["status"] == "ok"
