@@ -97,6 +97,18 @@ async def _read_until(
             kept.append(msg)
 
 
+def _how_it_died(kc: Any) -> str:
+    """`` (exit code 3)`` for a client made by one of our managers whose kernel process has
+    exited: upstream's message names no cause, and "died" alone sends users to the logs."""
+    actor = getattr(getattr(getattr(kc, "parent", None), "provisioner", None), "kernel_actor", None)
+    if actor is None:
+        return ""
+    for event in reversed(list(actor.events)):  # list(): one C-level copy, safe across threads
+        if event.kind in ("died", "start_failed", "stopped"):
+            return f" ({event.exit.describe()})" if event.exit is not None else ""
+    return ""
+
+
 async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None:
     from jupyter_client.manager import KernelManager
 
@@ -151,7 +163,7 @@ async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None
                 if seen == WELCOME:
                     continue  # live now: ask again at once, this time with a certain idle
             if not await kc._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
+                raise RuntimeError("Kernel died before replying to kernel_info" + _how_it_died(kc))
             if overdue():
                 raise RuntimeError(f"Kernel didn't respond in {int(timeout or 0)} seconds")
     finally:

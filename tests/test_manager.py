@@ -140,6 +140,24 @@ def test_missing_executable_is_named(tmp_path: Path) -> None:
     km.cleanup_resources()
 
 
+def test_wait_for_ready_names_how_the_kernel_died(tmp_path: Path) -> None:
+    """Upstream says only "Kernel died before replying to kernel_info"; ours adds the exit
+    (pain point: start-up failures surface without their cause)."""
+    code = "import sys; sys.exit(3)"
+    ksm = _spec_copy(tmp_path, "dies", argv=[sys.executable, "-c", code, "{connection_file}"])
+    km = KernelManager(kernel_name="dies", kernel_spec_manager=ksm)
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        with pytest.raises(RuntimeError, match=r"^Kernel died before replying to kernel_info "
+                           r"\(exit code 3\)$"):  # fmt: skip
+            kc.wait_for_ready(timeout=30)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
 def test_format_kernel_cmd_and_update_env() -> None:
     km = KernelManager(kernel_name="python3")
     km._launch_args = {"env": {"A": "1"}, "extra": "x"}
