@@ -15,7 +15,8 @@ from __future__ import annotations
 import queue
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from getpass import getpass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -389,24 +390,67 @@ class KernelClient(ConnectionFileMixin):
         return self._handle(name)._queue
 
     # -- operations written once ------------------------------------------------------------
+    @contextmanager
+    def _death_alarm(self) -> Iterator[CrossQueue[Any] | None]:
+        """A queue that receives the ``died`` event of this client's kernel while the block
+        runs; None when the client's parent is not one of our managers (then only the
+        caller's timeout ends a wait, as upstream)."""
+        provisioner = getattr(getattr(self, "parent", None), "provisioner", None)
+        watchers = getattr(provisioner, "_death_watchers", None)
+        if watchers is None:
+            yield None
+            return
+        from jupyter_client.actors.xqueue import CrossQueue
+
+        alarm: CrossQueue[Any] = CrossQueue()
+        watchers.add(alarm.put)
+        try:
+            yield alarm
+        finally:
+            watchers.discard(alarm.put)
+
     async def _async_recv_reply(
-        self, msg_id: str, timeout: float | None = None, channel: str = "shell"
+        self,
+        msg_id: str,
+        timeout: float | None = None,
+        channel: str = "shell",
+        alarm: CrossQueue[Any] | None = None,
     ) -> Msg:
         """The reply to ``msg_id`` on ``channel``; ``TimeoutError`` after ``timeout``.
 
         Unlike upstream, messages for other requests met on the way are not discarded: they
-        go back to the head of the queue, in order, for the next reader.
+        go back to the head of the queue, in order, for the next reader. And unlike upstream,
+        a kernel (of our managers) that dies meanwhile ends the wait with a RuntimeError
+        naming the exit, instead of a hang (pain point: dead kernels, callers wait forever).
         """
+        if alarm is None:
+            with self._death_alarm() as own:
+                return await self._recv_reply_or_death(msg_id, timeout, channel, own)
+        return await self._recv_reply_or_death(msg_id, timeout, channel, alarm)
+
+    async def _recv_reply_or_death(
+        self, msg_id: str, timeout: float | None, channel: str, alarm: CrossQueue[Any] | None
+    ) -> Msg:
         q = self._queue(channel)
         deadline = None if timeout is None else time.monotonic() + timeout
         skipped: list[Msg] = []
         try:
             while True:
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                try:
-                    msg = await self._get(q, remaining)
-                except queue.Empty:
-                    raise TimeoutError("Timeout waiting for reply") from None
+                if alarm is None:
+                    try:
+                        msg = await self._get(q, remaining)
+                    except queue.Empty:
+                        raise TimeoutError("Timeout waiting for reply") from None
+                else:
+                    if not len(q) and q.closed is None:
+                        if not await self._wait_any([q, alarm], remaining):
+                            raise TimeoutError("Timeout waiting for reply")
+                        if not len(q) and q.closed is None:
+                            if len(alarm):
+                                raise _died(alarm, f"request {msg_id}")
+                            continue  # woken, but another reader took it
+                    msg = q.get_nowait()  # raises the reason if the channel closed
                 if msg.get("parent_header", {}).get("msg_id") == msg_id:
                     return msg
                 skipped.append(msg)
@@ -460,3 +504,10 @@ async def _stop_actor(actor: KernelChannels) -> None:
 
 
 KernelClientABC.register(KernelClient)
+
+
+def _died(alarm: CrossQueue[Any], what: str) -> RuntimeError:
+    """The error for a wait that the kernel's death ended (``alarm`` holds the event)."""
+    event = alarm.get_nowait()
+    how = f" ({event.exit.describe()})" if getattr(event, "exit", None) is not None else ""
+    return RuntimeError(f"Kernel died before replying to {what}{how}")

@@ -158,6 +158,47 @@ def test_wait_for_ready_names_how_the_kernel_died(tmp_path: Path) -> None:
         km.shutdown_kernel(now=True)
 
 
+def test_a_death_ends_a_wait_for_the_reply() -> None:
+    """Upstream's execute_interactive without a timeout waits forever for a kernel that
+    died; ours raises at the death, naming it (blocking client)."""
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        with pytest.raises(
+            RuntimeError, match=r"^Kernel died before replying to execute_request \(exit code 7\)$"
+        ):
+            kc.execute_interactive("import os; os._exit(7)", output_hook=lambda m: None)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_a_death_ends_a_wait_and_the_restarted_kernel_answers() -> None:
+    """Async client of an autorestarting manager: ``execute(reply=True)`` with no timeout
+    raises when the kernel is SIGKILLed; the same client then runs code on the restarted
+    kernel (our own restarts and shutdowns never raise it: they are not deaths)."""
+    from jupyter_client.ioloop import AsyncIOLoopKernelManager
+
+    async def main() -> None:
+        km = AsyncIOLoopKernelManager(kernel_name="python3")
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+            with pytest.raises(RuntimeError, match=r"\(killed by SIGKILL\)$"):
+                await asyncio.wait_for(kc.execute(code, reply=True), 60)
+            await asyncio.wait_for(kc.wait_for_ready(timeout=60), 60)
+            await km.restart_kernel()  # ours: not a death
+            reply = await kc.execute_interactive("1 + 1", timeout=60)
+            assert reply["content"]["status"] == "ok"
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(main())
+
+
 def test_format_kernel_cmd_and_update_env() -> None:
     km = KernelManager(kernel_name="python3")
     km._launch_args = {"env": {"A": "1"}, "extra": "x"}

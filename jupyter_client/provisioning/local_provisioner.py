@@ -119,6 +119,9 @@ class LocalProvisioner(KernelProvisionerBase):
         self._hosting: HostedKernels | None = None
         self._next_spec: LaunchSpec | None = None
         self._last_exit: ExitInfo | None = None
+        #: Called (in the home) with every ``died`` event: clients of our managers use it so
+        #: that a caller waiting for a reply learns of the death instead of waiting forever.
+        self._death_watchers: set[Callable[[KernelEvent], None]] = set()
         # set by a KernelRestarter through supervise()
         self._policy: RestartPolicy | None = None
         self._on_restart: OnRestart | None = None
@@ -280,6 +283,9 @@ class LocalProvisioner(KernelProvisionerBase):
                 self.process, self.pid, self.pgid = proc.popen, proc.pid, proc.pgid
         elif event.exit is not None:
             self._last_exit = event.exit
+        if event.kind == "died":
+            for watcher in list(self._death_watchers):  # a client thread may add or remove
+                watcher(event)
         if self._listener is not None:
             self._listener(event)
 
