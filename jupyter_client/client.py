@@ -396,18 +396,18 @@ class KernelClient(ConnectionFileMixin):
         runs; None when the client's parent is not one of our managers (then only the
         caller's timeout ends a wait, as upstream)."""
         provisioner = getattr(getattr(self, "parent", None), "provisioner", None)
-        watchers = getattr(provisioner, "_death_watchers", None)
-        if watchers is None:
+        watch = getattr(provisioner, "_watch_deaths", None)
+        if watch is None:
             yield None
             return
         from jupyter_client.actors.xqueue import CrossQueue
 
         alarm: CrossQueue[Any] = CrossQueue()
-        watchers.add(alarm.put)
+        watch(alarm.put, True)
         try:
             yield alarm
         finally:
-            watchers.discard(alarm.put)
+            watch(alarm.put, False)
 
     async def _async_recv_reply(
         self,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,9 @@ class LocalProvisioner(KernelProvisionerBase):
         self._last_exit: ExitInfo | None = None
         #: Called (in the home) with every ``died`` event: clients of our managers use it so
         #: that a caller waiting for a reply learns of the death instead of waiting forever.
+        #: Clients add and remove theirs from their own threads, hence the lock.
         self._death_watchers: set[Callable[[KernelEvent], None]] = set()
+        self._death_watchers_lock = threading.Lock()
         # set by a KernelRestarter through supervise()
         self._policy: RestartPolicy | None = None
         self._on_restart: OnRestart | None = None
@@ -275,6 +278,14 @@ class LocalProvisioner(KernelProvisionerBase):
         if self._policy is not None and actor.last_start is not None:
             self._policy.on_alive(actor.last_start)  # the policy's clock is the actor's
 
+    def _watch_deaths(self, watcher: Callable[[KernelEvent], None], on: bool) -> None:
+        """Add (``on``) or remove a ``died`` watcher; callable from any thread."""
+        with self._death_watchers_lock:
+            if on:
+                self._death_watchers.add(watcher)
+            else:
+                self._death_watchers.discard(watcher)
+
     def _on_event(self, event: KernelEvent) -> None:
         """Runs in the home as the actor logs each event: keep the upstream-shaped state."""
         if event.kind == "started" and self._actor is not None:
@@ -284,7 +295,9 @@ class LocalProvisioner(KernelProvisionerBase):
         elif event.exit is not None:
             self._last_exit = event.exit
         if event.kind == "died":
-            for watcher in list(self._death_watchers):  # a client thread may add or remove
+            with self._death_watchers_lock:
+                watchers = list(self._death_watchers)
+            for watcher in watchers:
                 watcher(event)
         if self._listener is not None:
             self._listener(event)
