@@ -95,7 +95,8 @@ def _sniff_iopub(
 @pytest.mark.parametrize("policy", ["required", "auto", "disabled"])
 def test_blocking_client_and_eavesdropper(tmp_path: Path, policy: str) -> None:
     log = tmp_path / "kernel.log"
-    km = KernelManager(kernel_name="python3", transport_encryption=policy)
+    # 30 s: the polite step is asserted below; a loaded machine must not turn it into SIGTERM
+    km = KernelManager(kernel_name="python3", transport_encryption=policy, shutdown_wait_time=30)
     with log.open("w") as stderr:
         km.start_kernel(stderr=stderr)
     kc = km.client()
@@ -260,7 +261,8 @@ def test_kernel_actor_control_and_heartbeat(kernel_python: str) -> None:
     async def main() -> None:
         with trio.fail_after(60):
             async with trio.open_nursery() as nursery:
-                k = KernelActor("curve", prepare, heartbeat=0.2, interrupt_mode="message")
+                k = KernelActor("curve", prepare, heartbeat=0.2, interrupt_mode="message",
+                                shutdown_wait_time=30.0)  # fmt: skip
                 await nursery.start(k.run)
                 await k.start()
                 while not k.is_beating():

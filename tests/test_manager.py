@@ -257,7 +257,7 @@ def test_async_trio_context_manager_and_cancellation() -> None:
 
 
 def test_graceful_shutdown_is_event_driven() -> None:
-    km = KernelManager(kernel_name="python3")
+    km = KernelManager(kernel_name="python3", shutdown_wait_time=30)  # polite, even under load
     km.start_kernel()
     kc = km.client()
     kc.start_channels()

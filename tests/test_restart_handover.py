@@ -158,7 +158,8 @@ def test_ipykernel_restart_hands_over_and_reaps(kernel_python: str) -> None:
     handed over depends on timing, so it is not asserted here)."""
 
     async def main() -> None:
-        km = AsyncKernelManager(kernel_name="python3")
+        # 30 s: a loaded machine must not turn the polite step into a SIGTERM
+        km = AsyncKernelManager(kernel_name="python3", shutdown_wait_time=30.0)
         await km.start_kernel()
         pids = [km.provisioner.pid]  # type: ignore[union-attr]
         try:
