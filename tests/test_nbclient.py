@@ -82,11 +82,24 @@ _UPSTREAM = textwrap.dedent(
 
 
 def _summary(nb: Any) -> list[list[dict[str, Any]]]:
-    """Per cell, per output: the fields a reader sees (not tracebacks, ids or timings)."""
+    """Per cell, per output: the fields a reader sees (not tracebacks, ids or timings).
+
+    Consecutive stream outputs of one name are joined, as front ends render them: under load
+    ipykernel may send one ``print`` as two stream messages (its flush timer fires between
+    the text and the newline), on either side."""
     cells = []
     for cell in nb.cells:
-        outs = []
+        outs: list[dict[str, Any]] = []
         for out in cell.get("outputs", []):
+            last = outs[-1] if outs else None
+            if (
+                out.get("output_type") == "stream"
+                and last is not None
+                and last["output_type"] == "stream"
+                and last["name"] == out.get("name")
+            ):
+                last["text"] += out.get("text", "")
+                continue
             outs.append(
                 {
                     "output_type": out.get("output_type"),

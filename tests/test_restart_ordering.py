@@ -60,6 +60,11 @@ def one_cycle(km: Any, kc: Any, i: int, *, now: bool = True, timeout: float = 30
             msg = kc.get_iopub_msg(timeout=timeout)
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue  # the welcome, the old kernel's last statuses, the new one's starting
+            if msg["msg_type"] == "stream" and seen and seen[-1] == "stream":
+                # ipykernel may send one print as two stream messages (its flush timer can
+                # fire between the text and the newline): one output, not an extra one
+                texts[-1] += msg["content"]["text"]
+                continue
             seen.append(_kind(msg))
             if msg["msg_type"] == "stream":
                 texts.append(msg["content"]["text"])
