@@ -105,6 +105,18 @@ class RelaunchRequest:
     held: dict[str, int] = field(default_factory=dict)
 
 
+async def _escalate(proc: ProcessActor, deadline: float, half: float) -> ShutdownStep:
+    """After a ``shutdown_request``: the exit by ``deadline``, else SIGTERM and ``half`` more
+    seconds, else SIGKILL to the tree. Returns the step that ended it."""
+    if await proc.wait(max(deadline - trio.current_time(), 0.0)) is not None:
+        return "request"
+    proc.terminate()
+    if await proc.wait(half) is not None:
+        return "sigterm"
+    await proc.kill_tree()
+    return "kill"
+
+
 class _Incarnation:
     """One process of the kernel with its helpers; replaced on every (re)start."""
 
@@ -605,12 +617,7 @@ class KernelActor(Actor):
                 self._hand_over(inc, deadline=asked + half, half=half)
                 self.shutdown_step = step
                 return step
-            if await proc.wait(half - (trio.current_time() - asked)) is None:
-                step = "sigterm"
-                proc.terminate()
-                if await proc.wait(half) is None:
-                    step = "kill"
-                    await proc.kill_tree()
+            step = await _escalate(proc, asked + half, half)
         await self._end_incarnation(inc)
         if self._inc is inc:
             self._inc = None
@@ -632,14 +639,10 @@ class KernelActor(Actor):
         proc = inc.proc
         step: ShutdownStep = "request"
         try:
-            if await proc.wait(max(deadline - trio.current_time(), 0.0)) is None:
-                step = "sigterm"
+            step = await _escalate(proc, deadline, half)
+            if step != "request":
                 log.warning("kernel %s: the restarted kernel's old process (pid %s) ignored "
-                            "shutdown_request: SIGTERM", self.kernel_id, proc.pid)  # fmt: skip
-                proc.terminate()
-                if await proc.wait(half) is None:
-                    step = "kill"
-                    await proc.kill_tree()
+                            "shutdown_request: %s", self.kernel_id, proc.pid, step)  # fmt: skip
         finally:
             with trio.CancelScope(shield=True):
                 if proc.exit.value is None:
