@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import trio
+from kernel_helpers import minimal_kernelspec_manager
 from traitlets.config import Config
 
 from jupyter_client._lifecycle import await_future
@@ -32,8 +33,6 @@ from jupyter_client.ioloop import (
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.provisioning import KernelProvisionerBase, LocalProvisioner
 from jupyter_client.restarter import KernelRestarter
-
-MINIMAL_KERNEL = str(Path(__file__).with_name("kernels") / "minimal_kernel.py")
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -49,19 +48,6 @@ def _crashing_ksm(tmp_path: Path) -> KernelSpecManager:
     spec = {
         "argv": [sys.executable, "-c", "import sys; sys.exit(3)", "{connection_file}"],
         "display_name": "crasher",
-        "language": "python",
-    }
-    (d / "kernel.json").write_text(json.dumps(spec))
-    return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
-
-
-def _minimal_ksm(tmp_path: Path, *flags: str) -> KernelSpecManager:
-    """A kernelspec ``minimal`` running tests/kernels/minimal_kernel.py with ``flags``."""
-    d = tmp_path / "kernels" / "minimal"
-    d.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}", *flags],
-        "display_name": "minimal",
         "language": "python",
     }
     (d / "kernel.json").write_text(json.dumps(spec))
@@ -206,7 +192,7 @@ def test_auto_restart_runs_callbacks_first_then_restart_kernel(tmp_path: Path) -
     is the manager's: new ready future resolved when done, post_launch and control redone."""
 
     async def main() -> None:
-        km = _recording_km(_minimal_ksm(tmp_path))
+        km = _recording_km(minimal_kernelspec_manager(tmp_path))
         prov = km.provisioner
         assert isinstance(prov, RecordingProvisioner)
         await km.start_kernel()
@@ -261,7 +247,7 @@ def test_failed_relaunches_count_as_deaths_then_dead(tmp_path: Path) -> None:
     ready future of a failed relaunch carries its error."""
 
     async def main() -> None:
-        km = _recording_km(_minimal_ksm(tmp_path))
+        km = _recording_km(minimal_kernelspec_manager(tmp_path))
         prov = km.provisioner
         assert isinstance(prov, RecordingProvisioner)
         await km.start_kernel()
@@ -288,7 +274,7 @@ def test_kernel_restarted_by_a_callback_is_not_relaunched_again(tmp_path: Path) 
     """A 'restart' callback that restarts the kernel itself leaves nothing to relaunch."""
 
     async def main() -> None:
-        km = _recording_km(_minimal_ksm(tmp_path))
+        km = _recording_km(minimal_kernelspec_manager(tmp_path))
         prov = km.provisioner
         assert isinstance(prov, RecordingProvisioner)
         await km.start_kernel()
@@ -379,7 +365,7 @@ def test_polling_fallback_restarts_a_third_party_kernel(tmp_path: Path) -> None:
     gets 'restart' callbacks and is started again through restart_kernel."""
 
     async def main() -> None:
-        km = _popen_km(_minimal_ksm(tmp_path))
+        km = _popen_km(minimal_kernelspec_manager(tmp_path))
         prov = km.provisioner
         assert isinstance(prov, PopenProvisioner)
         await km.start_kernel()
@@ -419,7 +405,9 @@ def test_polling_fallback_gives_up_after_restart_limit(tmp_path: Path) -> None:
     """Quick deaths beyond restart_limit: 'dead' fires and the restarter stops."""
 
     async def main() -> None:
-        km = _popen_km(_minimal_ksm(tmp_path, "--crash-after", "0.3"), restart_limit=2)
+        km = _popen_km(
+            minimal_kernelspec_manager(tmp_path, "--crash-after", "0.3"), restart_limit=2
+        )
         prov = km.provisioner
         assert isinstance(prov, PopenProvisioner)
         await km.start_kernel()
