@@ -145,12 +145,19 @@ def test_stdin_input_request_routed_by_shared_identity(kernel: KernelProcess) ->
     run(main)
 
 
+# A short pause every 500 messages: ipykernel's IOPub PUB drops what exceeds its send
+# high-water mark (libzmq's default, 1000; ipykernel sets none) when the subscriber falls
+# behind, which a loaded CI machine can cause; this test checks that *we* lose and reorder
+# nothing.
 STREAM_10K = """
+import time
 k = get_ipython().kernel
 parent = k.get_parent()
 for i in range(10000):
     k.session.send(k.iopub_socket, "stream", {"name": "stdout", "text": f"{i}\\n"},
                    parent=parent, ident=b"stream.stdout")
+    if i % 500 == 499:
+        time.sleep(0.02)
 """
 
 
