@@ -162,6 +162,7 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime = tempfile.mkdtemp(prefix="jc-test-runtime-")
     os.environ["JUPYTER_RUNTIME_DIR"] = runtime
     config._jc_runtime_dir = runtime  # type: ignore[attr-defined]
+    _worker_port_slice()
     config.addinivalue_line("markers", "no_leak_check: skip the per-test leak check")
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
 
@@ -170,3 +171,34 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     runtime = getattr(config, "_jc_runtime_dir", None)
     if runtime:
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _worker_port_slice() -> None:
+    """Give each xdist worker its own slice of the allocator's port pool.
+
+    The allocator's reservation table is per process (docs/ports.md, "The residual window"):
+    two processes choosing at once can pick the same port, and the later kernel dies at bind.
+    Our managers notice and retry, but tests that count restarts exactly would then count one
+    more. Workers are such processes; disjoint pools keep one worker's kernels from racing the
+    other's. The serial phase (the port-squatter test among it) keeps the whole pool. The slices
+    lie inside the pool the allocator would use anyway: the longest run of candidate ports.
+    """
+    from jupyter_client.protocol.ports import PortAllocator
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if not worker.startswith("gw") or count < 2 or os.environ.get("JUPYTER_CLIENT_PORT_RANGE"):
+        return
+    pool = sorted(PortAllocator().candidate_pool() or [])
+    runs: list[list[int]] = []
+    for port in pool:
+        if runs and port == runs[-1][-1] + 1:
+            runs[-1].append(port)
+        else:
+            runs.append([port])
+    if not runs or len(longest := max(runs, key=len)) < 100 * count:
+        return
+    index = int(worker[2:]) % count
+    size = len(longest) // count
+    mine = longest[index * size : (index + 1) * size]
+    os.environ["JUPYTER_CLIENT_PORT_RANGE"] = f"{mine[0]}-{mine[-1]}"

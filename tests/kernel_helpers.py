@@ -43,6 +43,23 @@ from jupyter_client.protocol.session import SessionCore
 
 PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
+#: A cell to interrupt in ipykernel. Wait for its ``SLEEPING`` stream before the interrupt:
+#: ipykernel publishes ``execute_input`` *before* user code runs, and a SIGINT that lands
+#: in its handler outside user code is caught there ("KeyboardInterrupt caught in kernel.")
+#: and the execute_reply is never sent. Once the print is out, the cell is inside user code
+#: until interrupted, so one interrupt is enough; repeating it could hit that window again.
+SLEEPING = "cell-is-sleeping"
+SLEEP_CELL = f"import time; print({SLEEPING!r}, flush=True); time.sleep(60)"
+
+
+def is_sleeping(msg: dict[str, Any], msg_id: str) -> bool:
+    """True for the stream output of :data:`SLEEP_CELL` run as ``msg_id``."""
+    return (
+        msg["msg_type"] == "stream"
+        and msg["parent_header"].get("msg_id") == msg_id
+        and SLEEPING in msg["content"].get("text", "")
+    )
+
 
 @dataclass
 class KernelProcess:

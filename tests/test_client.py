@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import trio
-from kernel_helpers import KernelProcess, running_kernel
+from kernel_helpers import SLEEP_CELL, KernelProcess, is_sleeping, running_kernel
 
 from jupyter_client import AsyncKernelClient, BlockingKernelClient
 from jupyter_client.client import KernelClient, drive
@@ -210,22 +210,12 @@ def test_execute_interactive_hooks(style: str, kernel: KernelProcess) -> None:
 @pytest.mark.parametrize("style", STYLES)
 def test_interrupt_via_control(style: str, kernel: KernelProcess) -> None:
     async def scenario(kc: Any) -> None:
-        msg_id = kc.execute("import time; time.sleep(30)")
-        while True:  # wait until the cell is running
-            m = await aw(kc.get_iopub_msg(timeout=10))
-            if m["msg_type"] == "execute_input" and m["parent_header"]["msg_id"] == msg_id:
-                break
-        # execute_input is published just before the code runs: an interrupt that lands in
-        # between is a no-op, so repeat it until the cell ends (bounded).
-        for _ in range(20):
-            kc.control_channel.send(kc.session.msg("interrupt_request", {}))
-            try:
-                reply = await aw(kc._recv_reply(msg_id, timeout=1))
-                break
-            except TimeoutError:
-                continue
-        else:
-            raise AssertionError("the cell was never interrupted")
+        msg_id = kc.execute(SLEEP_CELL)
+        # Once, when inside user code (see SLEEP_CELL).
+        while not is_sleeping(await aw(kc.get_iopub_msg(timeout=30)), msg_id):
+            pass
+        kc.control_channel.send(kc.session.msg("interrupt_request", {}))
+        reply = await aw(kc._recv_reply(msg_id, timeout=30))
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "KeyboardInterrupt"
         control_reply = await aw(kc.get_control_msg(timeout=10))

@@ -56,7 +56,8 @@ def test_write_defaults_order_mode_and_text(tmp_path: Path) -> None:
     ports = [cfg[n] for n in connect.port_names]  # type: ignore[literal-required]
     assert len(set(ports)) == 5 and all(p > 0 for p in ports)
     eph = ephemeral_range()
-    if eph is not None and not os.environ.get("JUPYTER_CLIENT_PORT_RANGE"):
+    forced = os.environ.get("JUPYTER_CLIENT_PORT_RANGE")  # xdist workers: a slice of the pool
+    if eph is not None and (not forced or int(forced.split("-")[0]) > eph[1]):
         assert not any(eph[0] <= p <= eph[1] for p in ports)
 
 
@@ -278,7 +279,10 @@ class FakeClock:
         return self.now
 
 
-def test_allocator_avoids_ephemeral_and_reserved(tmp_path: Path) -> None:
+def test_allocator_avoids_ephemeral_and_reserved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JUPYTER_CLIENT_PORT_RANGE", raising=False)  # an xdist worker's slice
     reserved = tmp_path / "reserved"
     reserved.write_text("65000-65010,65500\n")
     alloc = PortAllocator(range_file=_range_file(tmp_path, 1024, 64999),
@@ -316,15 +320,16 @@ def test_allocator_skips_ports_in_use(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         alloc = PortAllocator(range_file=_range_file(tmp_path, 1024, 1025))
-        os.environ["JUPYTER_CLIENT_PORT_RANGE"] = f"{port}-{port}"
-        try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("JUPYTER_CLIENT_PORT_RANGE", f"{port}-{port}")
             got = alloc.allocate("127.0.0.1", 1)
-        finally:
-            del os.environ["JUPYTER_CLIENT_PORT_RANGE"]
         assert got != [port]
 
 
-def test_allocator_unknown_range_falls_back(tmp_path: Path) -> None:
+def test_allocator_unknown_range_falls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JUPYTER_CLIENT_PORT_RANGE", raising=False)  # an xdist worker's slice
     alloc = PortAllocator(range_file=str(tmp_path / "missing"))
     assert alloc.candidate_pool() is None
     assert len(set(alloc.allocate("127.0.0.1", 3))) == 3

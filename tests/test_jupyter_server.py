@@ -30,6 +30,7 @@ from typing import Any
 
 import psutil
 import pytest
+from kernel_helpers import SLEEP_CELL, is_sleeping
 
 # tornado comes with jupyter-server (dev extra); a missing one must fail, never skip.
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -314,15 +315,8 @@ async def _scenario(proc: subprocess.Popen[bytes], addr: str, token: str) -> Non
             assert result["content"]["data"]["text/plain"] == "42"
 
             # interrupt a running cell
-            msg_id = ch.send("execute_request", {"code": "import time; time.sleep(30)"})
-            await ch.until(
-                lambda m: (
-                    m["msg_type"] == "status"
-                    and m["parent_header"].get("msg_id") == msg_id
-                    and m["content"]["execution_state"] == "busy"
-                )
-            )
-            await asyncio.sleep(0.5)  # inside time.sleep
+            msg_id = ch.send("execute_request", {"code": SLEEP_CELL})
+            await ch.until(lambda m: is_sleeping(m, msg_id), timeout=30)  # in user code: once
             await api.call("POST", f"/api/kernels/{kid}/interrupt")
             seen = await ch.until(
                 lambda m: m["channel"] == "shell" and m["parent_header"].get("msg_id") == msg_id,

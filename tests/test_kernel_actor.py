@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 import trio
-from kernel_helpers import kernel_channels
+from kernel_helpers import SLEEP_CELL, is_sleeping, kernel_channels
 from kernels.support import MINIMAL_KERNEL, KernelFiles
 
 from jupyter_client.supervisor.kernel import (
@@ -344,26 +344,20 @@ def test_ipykernel_interrupt_and_fast_shutdown(kernel_python: str) -> None:
             assert k.connection_info is not None
             async with kernel_channels(k.connection_info) as ch:
                 await ch.wait_ready()
-                msg = ch.session.msg("execute_request", {"code": "import time; time.sleep(30)",
-                                                         "silent": False})  # fmt: skip
+                msg = ch.session.msg("execute_request", {"code": SLEEP_CELL, "silent": False})
                 reply: dict[str, Any] = {}
 
                 async def execute(msg: dict[str, Any] = msg, reply: dict[str, Any] = reply) -> None:
                     reply.update(await ch.shell.request(msg))
 
-                async with trio.open_nursery() as inner:
-                    inner.start_soon(execute)
-                    await ch.iopub.received.wait_value(lambda n: n > 2)  # busy, input...
-                    # Again until the reply: an interrupt that lands before the code runs is
-                    # lost, and on a loaded machine a fixed pause may not be enough.
-                    for _ in range(20):
-                        await trio.sleep(0.5)
+                with trio.fail_after(60):
+                    async with trio.open_nursery() as inner:
+                        inner.start_soon(execute)
+                        # Once, when inside user code (see SLEEP_CELL); the nursery then
+                        # waits for the reply.
+                        while not is_sleeping(await ch.iopub.get_msg(), msg["header"]["msg_id"]):
+                            pass
                         await k.interrupt()
-                        with trio.move_on_after(1):
-                            while not reply:
-                                await trio.sleep(0.01)
-                        if reply:
-                            break
                 assert reply["content"]["status"] == "error"
                 assert reply["content"]["ename"] == "KeyboardInterrupt"
             t0 = time.perf_counter()

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import trio
+from kernel_helpers import SLEEP_CELL, is_sleeping
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager, KernelManager, run_kernel, start_new_kernel
@@ -76,24 +77,15 @@ def test_restart_same_id_and_working() -> None:
 
 
 def _interrupt_running_cell(km: Any, kc: Any) -> dict[str, Any]:
-    """Run a 60 s sleep and interrupt it through ``km``; the execute_reply.
-
-    The interrupt goes out once the cell has started (its ``execute_input``), and again
-    while no reply has come: ipykernel publishes ``execute_input`` just before the code
-    runs, and on a loaded machine a fixed sleep was not enough to be inside it."""
-    msg_id = kc.execute("import time; time.sleep(60)")
+    """Run :data:`SLEEP_CELL`, interrupt it through ``km`` once it is inside user code, and
+    return the execute_reply (see ``kernel_helpers.SLEEP_CELL`` for why one interrupt)."""
+    msg_id = kc.execute(SLEEP_CELL)
     deadline = time.monotonic() + 30
-    while True:
-        m = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-        if m["parent_header"].get("msg_id") == msg_id and m["msg_type"] == "execute_input":
-            break
-    for _ in range(20):
-        km.interrupt_kernel()
-        try:
-            return kc._recv_reply(msg_id, timeout=1)  # type: ignore[no-any-return]
-        except TimeoutError:
-            continue
-    raise AssertionError("the cell was never interrupted")
+    while not is_sleeping(kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic())),
+                          msg_id):  # fmt: skip
+        pass
+    km.interrupt_kernel()
+    return kc._recv_reply(msg_id, timeout=30)  # type: ignore[no-any-return]
 
 
 def test_interrupt_signal_mode() -> None:
