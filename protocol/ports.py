@@ -17,6 +17,9 @@ Strategy (documented in docs/ports.md):
 3. Keep a process-wide reservation table so this process never hands out a port twice while
    a kernel may still be about to bind it. Reservations expire after ``ttl`` seconds (by then
    the kernel holds the port and a test-bind fails anyway) or are released explicitly.
+4. Record each reservation as a claim that the user's other processes see
+   (:mod:`~jupyter_client.protocol.port_claims`), and skip ports another live process claims:
+   two hosts on one machine no longer pick the same port inside a kernel's start-up window.
 
 Where the ephemeral range cannot be read (macOS, Windows) the allocator falls back to
 upstream's ``bind(0)`` plus the same reservation table. ``JUPYTER_CLIENT_PORT_RANGE=lo-hi``
@@ -32,6 +35,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+
+from jupyter_client.protocol.port_claims import SharedClaims
 
 __all__ = ["PortAllocator", "default_allocator", "ephemeral_range", "reserved_ports"]
 
@@ -115,7 +120,9 @@ class PortAllocator:
     """Process-wide port reservations plus the outside-the-ephemeral-range choice.
 
     Thread-safe; one instance per process (:func:`default_allocator`) is what gives the
-    "never twice" guarantee. ``clock`` and ``rng`` are injectable for tests.
+    "never twice" guarantee within the process, and ``claims`` (default: the user's shared
+    claim directory) across processes. ``clock``, ``rng`` and ``claims`` are injectable for
+    tests.
     """
 
     def __init__(
@@ -125,8 +132,10 @@ class PortAllocator:
         rng: random.Random | None = None,
         range_file: str = _PROC + "ip_local_port_range",
         reserved_file: str = _PROC + "ip_local_reserved_ports",
+        claims: SharedClaims | None = None,
     ) -> None:
         self.ttl = ttl
+        self.claims = claims if claims is not None else SharedClaims()
         self._clock = clock
         self._rng = rng or random.SystemRandom()
         self._range_file = range_file
@@ -151,11 +160,13 @@ class PortAllocator:
         """Mark a port (e.g. one chosen by configuration) as in use by this process."""
         with self._lock:
             self._held[port] = self._clock() + self.ttl
+            self.claims.claim([port], self.ttl)  # a configured port: ours even if claimed
 
     def release(self, port: int) -> None:
         """Forget a reservation (kernel gone or port no longer needed); unknown ports ignored."""
         with self._lock:
             self._held.pop(port, None)
+            self.claims.release([port])
 
     # -- choice ------------------------------------------------------------------------
     def candidate_pool(self) -> list[int] | None:
@@ -181,7 +192,11 @@ class PortAllocator:
         ip = "" if ip in ("*",) else ip
         pool = self.candidate_pool()
         chosen: list[int] = []
-        with self._lock:
+        with self._lock, self.claims.locked() as shared:
+
+            def ours(port: int) -> bool:  # not claimed by another live process; now ours
+                return shared is None or shared.claim(port, self.ttl)
+
             self._expire()
             if pool:
                 attempts = 0
@@ -190,16 +205,19 @@ class PortAllocator:
                     port = self._rng.choice(pool)
                     if port in self._held or port in chosen:
                         continue
-                    if can_bind(ip, port):
+                    if can_bind(ip, port) and ours(port):
                         chosen.append(port)
             # Fallback (unknown range or exhausted pool): upstream's bind(0), still cached.
             tries = 0
             while len(chosen) < n:
                 tries += 1
                 if tries > 1000:
+                    for port in chosen:
+                        if shared is not None:
+                            shared.release(port)
                     raise RuntimeError(f"could not find {n} free ports on {ip!r}")
                 port = _bind_zero(ip)
-                if port not in self._held and port not in chosen:
+                if port not in self._held and port not in chosen and ours(port):
                     chosen.append(port)
             expiry = self._clock() + self.ttl
             for port in chosen:
