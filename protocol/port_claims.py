@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import os
 import stat
 import tempfile
@@ -58,7 +59,7 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # somebody else's process, but alive
-    except OSError:
+    except (OSError, OverflowError):
         return False
     return True
 
@@ -204,15 +205,18 @@ class _Transaction:
     def _read(self, port: int) -> tuple[int, float] | None:
         """``(pid, expiry)`` of the claim file, None if missing; malformed reads as stale."""
         try:
-            with open(self._path(port)) as f:
-                text = f.read(64)
+            with open(self._path(port), "rb") as f:
+                raw = f.read(64)
         except FileNotFoundError:
             return None
-        try:
-            pid_s, expiry_s = text.split()
-            return int(pid_s), float(expiry_s)
-        except ValueError:
+        except OSError:  # e.g. a directory in its place: unusable, so stale
             return (0, 0.0)
+        try:
+            pid_s, expiry_s = raw.decode("ascii").split()
+            pid, expiry = int(pid_s), float(expiry_s)
+        except (UnicodeDecodeError, ValueError):
+            return (0, 0.0)
+        return (pid, expiry) if math.isfinite(expiry) else (0, 0.0)
 
     def _live(self, record: tuple[int, float]) -> bool:
         pid, expiry = record

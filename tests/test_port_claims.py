@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jupyter_client.protocol.port_claims import SharedClaims, default_claims_dir
 from jupyter_client.protocol.ports import PortAllocator
@@ -181,3 +183,23 @@ def test_default_dir_is_per_user(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_claims_dir().endswith(f"jupyter-client-ports-{os.getuid()}")
     monkeypatch.setenv("JUPYTER_CLIENT_PORT_DIR", "/somewhere/else")
     assert default_claims_dir() == "/somewhere/else"
+
+
+_BIG = st.integers(min_value=-(2**80), max_value=2**80)
+_TEXT = st.builds(lambda pid, exp: f"{pid} {exp}".encode(), _BIG, st.one_of(st.floats(), _BIG))
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(content=st.one_of(st.binary(max_size=80), _TEXT))
+def test_any_claim_file_content_reads_as_a_claim_or_stale(tmp_path: Path, content: bytes) -> None:
+    """A claim file is only written by us, but any content (a crash mid-write, another
+    program) must read as a live claim or as stale, never raise out of a kernel start."""
+    d = tmp_path / "fuzz"
+    d.mkdir(mode=0o700, exist_ok=True)
+    (d / "5001").write_bytes(content)
+    claims = SharedClaims(str(d), sweep_every=None)
+    owner = claims.owner(5001)
+    assert owner is None or (isinstance(owner, int) and owner > 0)
+    assert claims.claim([5001], ttl=10) == ([] if owner not in (None, os.getpid()) else [5001])
+    claims.sweep()
