@@ -95,6 +95,7 @@ class KernelLauncher:
         if self.info is None or newports or self.force_newports:
             self.force_newports = False
             ports = default_allocator().allocate(self.ip, len(PORT_NAMES))
+            self.release_ports()  # the old ones, if any: not this kernel's any more
             info: dict[str, Any] = dict(zip(PORT_NAMES, ports, strict=True))
             info.update(ip=self.ip, key=uuid.uuid4().hex, transport="tcp",
                         signature_scheme="hmac-sha256", kernel_name=self.spec.name)  # fmt: skip
@@ -103,6 +104,15 @@ class KernelLauncher:
         elif not os.path.exists(self.connection_file):
             secure_write(self.connection_file, dumps_connection(self.info))
         return self.info
+
+    def release_ports(self) -> None:
+        """End the reservations (and the claims other processes see) on our current ports."""
+        if self.info is not None:
+            allocator = default_allocator()
+            for name in PORT_NAMES:
+                port = self.info.get(name)
+                if isinstance(port, int) and port > 0:
+                    allocator.release(port)
 
     def argv(self) -> list[str]:
         subs = {"connection_file": self.connection_file, "resource_dir": self.spec.resource_dir}

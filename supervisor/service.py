@@ -294,6 +294,7 @@ class Service:
                 k.add_event("stopped", pid=k.adopted.pid, detail=step)
         finally:
             k.iopub.stop()
+            k.launcher.release_ports()
             self.kernels.pop(k.id, None)
             self._remove_files(k.id, k.record.connection_file)
 

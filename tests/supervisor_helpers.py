@@ -44,8 +44,11 @@ class Harness:
         kernel = [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}"]
         write_spec(self.jpath, "minimal", kernel)
         write_spec(self.jpath, "crasher", [*kernel, "--crash-at-start"])
+        #: The supervisor's port claims (docs/ports.md), apart from other tests'.
+        self.claims = tmp / "claims"
         self.env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(self.runtime),
-                        JUPYTER_PATH=str(self.jpath))  # fmt: skip
+                        JUPYTER_PATH=str(self.jpath),
+                        JUPYTER_CLIENT_PORT_DIR=str(self.claims))  # fmt: skip
         self.env.pop("JUPYTER_PLATFORM_DIRS", None)
         self.proc: subprocess.Popen[str] | None = None
         self.serve_log = tmp / "serve.log"

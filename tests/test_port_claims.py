@@ -203,3 +203,25 @@ def test_any_claim_file_content_reads_as_a_claim_or_stale(tmp_path: Path, conten
     assert owner is None or (isinstance(owner, int) and owner > 0)
     assert claims.claim([5001], ttl=10) == ([] if owner not in (None, os.getpid()) else [5001])
     claims.sweep()
+
+
+def test_a_manager_claims_its_ports_until_shutdown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kernel_helpers import minimal_kernelspec_manager
+
+    from jupyter_client.manager import KernelManager
+
+    monkeypatch.setenv("JUPYTER_CLIENT_PORT_DIR", str(tmp_path / "claims"))
+    ksm = minimal_kernelspec_manager(tmp_path)
+    km = KernelManager(kernel_name="minimal", kernel_spec_manager=ksm)
+    km.start_kernel()
+    try:
+        claims = SharedClaims(sweep_every=None)
+        ports = list(km.ports)
+        assert len(set(ports)) == 5 and {claims.owner(p) for p in ports} == {os.getpid()}
+        km.restart_kernel(now=True)  # same ports, still claimed
+        assert list(km.ports) == ports and {claims.owner(p) for p in ports} == {os.getpid()}
+    finally:
+        km.shutdown_kernel(now=True)
+    assert {claims.owner(p) for p in ports} == {None}

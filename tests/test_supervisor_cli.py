@@ -21,6 +21,8 @@ import psutil
 import pytest
 from supervisor_helpers import SCRIPT, Harness, wait_for
 
+from jupyter_client.protocol.port_claims import SharedClaims
+
 KEYS = {"id", "name", "state", "pid", "restarts", "uptime_s", "cpu_percent", "rss_bytes",
         "last_activity", "connection_file"}  # fmt: skip
 
@@ -63,6 +65,9 @@ def test_lifecycle_commands(h: Harness) -> None:
     assert cf == str(h.runtime / "kernel-one.json") and mode(Path(cf)) == 0o600
     info = json.loads(h.cli("connect-info", "one", "--json").stdout)
     assert info["shell_port"] > 0 and info["kernel_name"] == "minimal"
+    claims = SharedClaims(str(h.claims), sweep_every=None)
+    ports = [info[n] for n in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")]
+    assert {claims.owner(p) for p in ports} == {h.proc.pid if h.proc else None}
     assert "interrupted one" in h.cli("interrupt", "one").stdout
     pid = h.row("one")["pid"]
     h.cli("restart", "one")
@@ -73,6 +78,8 @@ def test_lifecycle_commands(h: Harness) -> None:
     assert h.cli("stop", "one").stdout.strip() == "stopped one"
     assert [r["id"] for r in h.status()] == [k2]
     assert not Path(cf).exists()
+    # A kernel that restarted keeps its ports; a stopped one gives up their claims.
+    assert {claims.owner(p) for p in ports} == {None}
     assert h.cli("stop", "--all").stdout.strip() == f"stopped {k2}"
     assert h.status() == []
     assert h.cli("shutdown").returncode == 0
