@@ -156,6 +156,14 @@ def leak_check(request: pytest.FixtureRequest, actor_runtime: None):
     pytest.fail("leak check: " + "; ".join(problems), pytrace=False)
 
 
+@pytest.fixture
+def jupyter_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A JUPYTER_PATH of our own (kernelspecs go in ``kernels/``) and a private runtime dir."""
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    return tmp_path / "share"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Before any test (or jupyter_client path helper) reads it: a private runtime dir per test
     # process, checked by the leak check and removed at the end of the session.

@@ -14,94 +14,29 @@ import json
 import logging
 import os
 import signal
-import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-import psutil
 import pytest
 import trio
 import zmq
-from traitlets.config import Config
+from handshake_helpers import (
+    MINIMAL_KERNEL,
+    PORTS,
+    check_connection_file,
+    classic_keys,
+    install_spec,
+    kernel_argv,
+    quick,
+    run,
+)
 
 from jupyter_client.actors.registration import Registrar, RegistrationTimeout
-from jupyter_client.connect import write_connection_file
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_client.protocol.handshake import RegistrationCodec
-from jupyter_client.protocol.session import SessionCore
 
 pytestmark = pytest.mark.timeout(120)
-
-KERNELS = Path(__file__).with_name("kernels")
-HANDSHAKE_KERNEL = str(KERNELS / "handshake_kernel.py")
-MINIMAL_KERNEL = str(KERNELS / "minimal_kernel.py")
-PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
-
-
-@pytest.fixture
-def jupyter_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A JUPYTER_PATH of our own (kernelspecs go in ``kernels/``) and a private runtime dir."""
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share"))
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
-    return tmp_path / "share"
-
-
-def install_spec(
-    share: Path,
-    name: str,
-    *flags: str,
-    version: str = "5.6",
-    kernel: str = HANDSHAKE_KERNEL,
-    metadata: dict[str, Any] | None = None,
-) -> None:
-    d = share / "kernels" / name
-    d.mkdir(parents=True)
-    spec: dict[str, Any] = {
-        "argv": [sys.executable, kernel, "-f", "{connection_file}", *flags],
-        "display_name": f"test {name}",
-        "language": "python",
-        "kernel_protocol_version": version,
-    }
-    if metadata is not None:
-        spec["metadata"] = metadata
-    (d / "kernel.json").write_text(json.dumps(spec))
-
-
-def quick(timeout: float = 2.0) -> Config:
-    return Config({"LocalProvisioner": {"registration_timeout": timeout}})
-
-
-def classic_keys(tmp_path: Path) -> set[str]:
-    """The keys of a connection file written the classic way (manager-chosen ports)."""
-    fname, _ = write_connection_file(str(tmp_path / "classic.json"), kernel_name="x")
-    try:
-        return set(json.loads(Path(fname).read_text()))
-    finally:
-        os.unlink(fname)
-
-
-def check_connection_file(km: Any, tmp_path: Path) -> dict[str, Any]:
-    """The file at km.connection_file is a classic one carrying the registered ports."""
-    info = json.loads(Path(km.connection_file).read_text())
-    assert set(info) == classic_keys(tmp_path)
-    mine = km.get_connection_info()
-    for name in PORTS:
-        assert info[name] == mine[name] > 0
-    assert info["key"] == mine["key"].decode() and info["kernel_name"] == km.kernel_name
-    assert len({info[name] for name in PORTS}) == 5
-    reg_file = os.path.splitext(km.connection_file)[0] + "-registration.json"
-    assert not os.path.exists(reg_file)  # removed once the kernel registered
-    return info
-
-
-def kernel_argv(km: Any) -> list[str]:
-    return psutil.Process(km.provisioner.pid).cmdline()
-
-
-def run(kc: Any, code: str) -> dict[str, Any]:
-    return kc.execute_interactive(code, timeout=30, output_hook=lambda m: None)  # type: ignore[no-any-return]
 
 
 def test_blocking_manager_start_execute_restart_shutdown(
@@ -392,135 +327,3 @@ def test_multikernelmanager_starts_many_handshake_kernels_at_once(jupyter_path: 
 
 
 # -- the handshake with transport encryption (CurveZMQ; docs/security.md) ------------------
-CURVE_KEYS = ("curve_publickey", "curve_secretkey")
-
-
-def curve_keys(doc: dict[str, Any]) -> dict[str, str]:
-    return {k: v for k, v in doc.items() if k.startswith("curve_")}
-
-
-def shell_probe(km: Any, server_key: bytes | None, wait: float) -> list[bytes] | None:
-    """A kernel_info_request from a raw DEALER on the shell port: the reply's frames, or None
-    if none came within ``wait`` s. ``server_key`` makes the DEALER a CURVE client of it
-    (with a fresh keypair of its own); None leaves it plain, as any unauthenticated peer."""
-    session = SessionCore(key=km.session.key, signature_scheme=km.session.signature_scheme)
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    dealer = ctx.socket(zmq.DEALER)
-    dealer.linger = 0
-    try:
-        if server_key is not None:
-            dealer.curve_publickey, dealer.curve_secretkey = zmq.curve_keypair()
-            dealer.curve_serverkey = server_key
-        dealer.connect(f"tcp://{km.ip}:{km.shell_port}")
-        dealer.send_multipart(session.serialize(session.msg("kernel_info_request", {})))
-        if not dealer.poll(int(wait * 1000)):
-            return None
-        return dealer.recv_multipart()
-    finally:
-        dealer.close()
-        ctx.term()
-
-
-def check_encrypted_kernel(km: Any, saved: Path) -> dict[str, str]:
-    """The registration file the kernel read and the connection file written on registration
-    carry the manager's keypair; the kernel answers a CURVE client and ignores a plain one."""
-    registration = json.loads(saved.read_text())
-    info = json.loads(Path(km.connection_file).read_text())
-    keys = curve_keys(info)
-    assert set(keys) == set(CURVE_KEYS) and all(len(v) == 40 for v in keys.values())
-    assert curve_keys(registration) == keys
-    assert km.curve_publickey == keys["curve_publickey"].encode()
-    assert zmq.curve_public(keys["curve_secretkey"].encode()) == km.curve_publickey
-    # Control first: the probe works (a CURVE client of the kernel's key gets its reply) ...
-    assert shell_probe(km, km.curve_publickey, 30.0) is not None
-    # ... so the silence of a plain peer is the kernel enforcing encryption, not a dead port.
-    assert shell_probe(km, None, 2.0) is None
-    return keys
-
-
-def run_with_output(kc: Any, code: str) -> tuple[dict[str, Any], str]:
-    streams: list[str] = []
-
-    def hook(msg: dict[str, Any]) -> None:
-        if msg["header"]["msg_type"] == "stream":
-            streams.append(msg["content"]["text"])
-
-    reply = kc.execute_interactive(code, timeout=30, output_hook=hook)
-    return reply, "".join(streams)
-
-
-@pytest.mark.parametrize("policy", ["required", "auto"])
-def test_handshake_with_curve_encryption(jupyter_path: Path, tmp_path: Path, policy: str) -> None:
-    """A kernelspec opting into the handshake and declaring curve: the keys travel in the
-    registration file, the kernel's sockets are CURVE servers, clients (ours and the
-    supervisor's control socket) get through, a plain peer does not; restarts keep the keys."""
-    saved = tmp_path / "seen-registration.json"
-    install_spec(
-        jupyter_path, "hs-curve", "--iopub-output", "--save-registration", str(saved),
-        metadata={"supported_encryption": ["curve"]},
-    )  # fmt: skip
-    km = KernelManager(kernel_name="hs-curve", transport_encryption=policy)
-    km.start_kernel()
-    try:
-        argv = kernel_argv(km)
-        assert argv[argv.index("-f") + 1].endswith("-registration.json")  # the handshake ran
-        keys = check_encrypted_kernel(km, saved)
-        kc = km.client()
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=30)
-            reply, out = run_with_output(kc, "print('through curve', 6 * 7)")
-            assert reply["content"]["status"] == "ok"
-            assert out == "through curve 42\n"
-        finally:
-            kc.stop_channels()
-        first_ports = [getattr(km, n) for n in PORTS]
-        saved.unlink()
-
-        km.restart_kernel()  # a new handshake and new ports, the same keypair (security.md)
-        assert saved.exists()  # the new incarnation read a new registration file
-        assert check_encrypted_kernel(km, saved) == keys
-        assert [getattr(km, n) for n in PORTS] != first_ports
-        kc = km.client()
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=30)
-            reply, out = run_with_output(kc, "print('x' in dir())")  # a new process
-            assert reply["content"]["status"] == "ok" and out == "False\n"
-        finally:
-            kc.stop_channels()
-    finally:
-        km.shutdown_kernel()
-    # The polite shutdown_request went over the KernelActor's own (CURVE) control socket.
-    assert km._shutdown_status.name == "ShutdownRequest"
-    assert not km.is_alive()
-
-
-def test_handshake_curve_required_without_declaration_fails(jupyter_path: Path) -> None:
-    """``required`` with a handshake kernelspec that does not declare curve: refused before a
-    registration socket is bound or a file written (the leak check sees no socket or file)."""
-    install_spec(jupyter_path, "hs-plain")
-    km = KernelManager(kernel_name="hs-plain", transport_encryption="required")
-    with pytest.raises(RuntimeError, match="does not declare 'curve'"):
-        km.start_kernel()
-    assert not km.has_kernel and km.curve_publickey is None
-    km.cleanup_resources()
-
-
-def test_handshake_curve_auto_without_declaration_is_plain(
-    jupyter_path: Path, tmp_path: Path
-) -> None:
-    """``auto`` and a handshake kernelspec without the declaration: no keys anywhere, and the
-    kernel answers a plain peer (the contrast that makes the encrypted test's silence mean
-    something)."""
-    saved = tmp_path / "seen-registration.json"
-    install_spec(jupyter_path, "hs-plain", "--save-registration", str(saved))
-    km = KernelManager(kernel_name="hs-plain", transport_encryption="auto")
-    km.start_kernel()
-    try:
-        assert curve_keys(json.loads(saved.read_text())) == {}
-        check_connection_file(km, tmp_path)  # exactly the classic keys: no curve_*
-        assert km.curve_publickey is None
-        assert shell_probe(km, None, 30.0) is not None
-    finally:
-        km.shutdown_kernel()
