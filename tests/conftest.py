@@ -184,12 +184,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _worker_port_slice() -> None:
     """Give each xdist worker its own slice of the allocator's port pool.
 
-    The allocator's reservation table is per process (docs/ports.md, "The residual window"):
-    two processes choosing at once can pick the same port, and the later kernel dies at bind.
-    Our managers notice and retry, but tests that count restarts exactly would then count one
-    more. Workers are such processes; disjoint pools keep one worker's kernels from racing the
-    other's. The serial phase (the port-squatter test among it) keeps the whole pool. The slices
-    lie inside the pool the allocator would use anyway: the longest run of candidate ports.
+    Two processes choosing ports at once could pick the same one, and the later kernel would
+    die at bind; our managers notice and retry, but tests that count restarts exactly would
+    count one more. CI saw this between the two workers when reservations were per process.
+    Port claims (docs/ports.md) now keep our processes apart; disjoint pools are a second
+    guard that does not depend on them (tests/test_port_claims.py tests the claims). The
+    serial phase (the port-squatter test among it) keeps the whole pool. The slices lie inside
+    the pool the allocator would use anyway: the longest run of candidate ports.
     """
     from jupyter_client.protocol.ports import PortAllocator
 
