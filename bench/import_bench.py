@@ -20,7 +20,7 @@ from bench.common import Context, Row
 RUNS = 7
 # The bare import, the blocking first use, and the async classes Jupyter Server builds on.
 # Ours defers trio, asyncio and the actor/supervisor layers until a kernel starts or a
-# client opens channels (tests/test_traits_parity.py checks that they stay deferred).
+# client opens channels (tests/test_import_boundaries.py checks that they stay deferred).
 SNIPPETS = {
     "import jupyter_client": "import jupyter_client",
     "import + KernelManager, BlockingKernelClient": (
