@@ -232,21 +232,28 @@ def minimal_kernelspec_manager(tmp_path: Path, *flags: str) -> Any:
     return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
 
 
-def run_under_upstream(kernel_python: str, script: str, *args: str) -> Any:
-    """Run ``script`` with the kernel venv's python (upstream jupyter_client), JSON out.
+def run_json(python: str, *argv: str, timeout: float = 90, last_line: bool = False) -> Any:
+    """Run ``python *argv`` in a fresh interpreter; the JSON it printed (its last line only,
+    with ``last_line``). Fails with the interpreter's stderr if it exits non-zero.
 
-    From ``/`` and without PYTHONPATH, so that python cannot pick up our package from the
-    checkout instead of upstream's."""
-    out = subprocess.run(
-        [kernel_python, "-c", script, *args],
+    From ``/`` and without PYTHONPATH, so that the kernel venv's python cannot pick up our
+    package from the checkout instead of upstream's."""
+    proc = subprocess.run(
+        [python, *argv],
         capture_output=True,
         text=True,
-        timeout=60,
-        check=True,
+        timeout=timeout,
+        check=False,
         cwd="/",
         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
-    return json.loads(out.stdout)
+    assert proc.returncode == 0, f"{python}:\n{proc.stderr}"
+    return json.loads(proc.stdout.strip().splitlines()[-1] if last_line else proc.stdout)
+
+
+def run_under_upstream(kernel_python: str, script: str, *args: str) -> Any:
+    """Run ``script`` with the kernel venv's python (upstream jupyter_client), JSON out."""
+    return run_json(kernel_python, "-c", script, *args, timeout=60)
 
 
 def own_public_callables(mod: Any) -> list[str]:

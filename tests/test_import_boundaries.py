@@ -12,9 +12,9 @@ Moved from test_traits_parity.py.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
+
+from kernel_helpers import run_json
 
 # -- layering: only the façade imports traitlets -------------------------------------------
 
@@ -63,16 +63,7 @@ print(json.dumps({"imported": imported, "failed": failed, "culprits": guard.culp
 
 
 def test_lower_layers_never_import_traitlets_or_the_facade() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", _LAYERS_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd="/",
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+    result = run_json(sys.executable, "-c", _LAYERS_SCRIPT)
     assert len(result["imported"]) > 30, result["imported"]  # the walk really covered them
     assert not result["failed"], f"modules that needed traitlets: {result['culprits']}"
     assert not result["traitlets"]
@@ -103,16 +94,7 @@ def test_importing_manager_and_client_defers_the_runtime() -> None:
     asyncio nor the actor and supervisor layers (they load when a kernel starts or channels
     open); the lazily imported ``LocalProvisioner`` is still reachable by name and by its
     entry point."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _FIRST_USE_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd="/",
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+    result = run_json(sys.executable, "-c", _FIRST_USE_SCRIPT)
     assert result["heavy"] == [], "loaded at import: " + ", ".join(result["heavy"])
     assert result["lazy_name"] == "LocalProvisioner"
     assert result["entry_point"] == [True]

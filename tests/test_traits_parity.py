@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import queue
-import subprocess
 import sys
 import textwrap
 import threading
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_helpers import running_kernel
+from kernel_helpers import run_json, running_kernel
 
 from jupyter_client.threaded import ThreadedKernelClient, ThreadedZMQSocketChannel
 
@@ -111,17 +110,7 @@ def _load_dump_module() -> Any:
 
 @pytest.fixture(scope="module")
 def upstream(kernel_python: str) -> dict[str, Any]:
-    # cwd="/" so the kernel venv cannot pick up our package from the checkout.
-    proc = subprocess.run(
-        [kernel_python, str(DUMP), *EVALUATED],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd="/",
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, Any] = json.loads(proc.stdout)
+    result: dict[str, Any] = run_json(kernel_python, str(DUMP), *EVALUATED)
     return result
 
 
@@ -419,11 +408,7 @@ for cls in (BlockingKernelClient, AsyncKernelClient):
 
 def _run_snippet(python: str, code: str) -> dict[str, Any]:
     script = _PRELUDE + textwrap.dedent(code) + "\nprint(json.dumps(out, sort_keys=True))\n"
-    proc = subprocess.run(
-        [python, "-c", script], capture_output=True, text=True, timeout=90, cwd="/", check=False
-    )
-    assert proc.returncode == 0, f"{python}:\n{proc.stderr}"
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = run_json(python, "-c", script, last_line=True)
     return result
 
 
