@@ -4,7 +4,7 @@ VENV := .venv
 KVENV := .venv-kernel
 PY := $(CURDIR)/$(VENV)/bin/python
 KPY := $(CURDIR)/$(KVENV)/bin/python
-KERNEL_PINS := ipykernel==7.4.0 jupyter-client==8.9.1 orjson==3.13.0 nbclient==0.11.0 nbformat==5.11.1
+KERNEL_PINS := ipykernel==7.4.0 jupyter-client==8.10.0 orjson==3.13.0 nbclient==0.11.0 nbformat==5.11.1
 SPEC := $(VENV)/share/jupyter/kernels/python3/kernel.json
 PYTEST_ARGS ?=
 

@@ -6,7 +6,7 @@ import re
 
 from jupyter_client.protocol.version import protocol_version, protocol_version_info
 
-__version__ = "8.9.1"
+__version__ = "8.10.0"
 
 _m = re.match(r"^(\d+)\.(\d+)\.(\d+)(.*)$", __version__)
 assert _m is not None
