@@ -47,11 +47,13 @@ lint: $(VENV)/.stamp
 
 # mypy cannot follow setuptools' editable finder for our package-dir mapping, so it
 # checks a throwaway tree of symlinks laid out the way the installed package is.
+# TYPECHECK_DIR lets two checks run side by side without removing each other's tree.
+TYPECHECK_DIR ?= build/typecheck
 typecheck: $(VENV)/.stamp
-	rm -rf build/typecheck && mkdir -p build/typecheck/jupyter_client
-	for f in jupyter_client/*; do ln -s $(CURDIR)/$$f build/typecheck/jupyter_client/; done
-	for d in protocol actors supervisor; do ln -s $(CURDIR)/$$d build/typecheck/jupyter_client/$$d; done
-	cd build/typecheck && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p jupyter_client
+	rm -rf $(TYPECHECK_DIR) && mkdir -p $(TYPECHECK_DIR)/jupyter_client
+	for f in jupyter_client/*; do ln -s $(CURDIR)/$$f $(TYPECHECK_DIR)/jupyter_client/; done
+	for d in protocol actors supervisor; do ln -s $(CURDIR)/$$d $(TYPECHECK_DIR)/jupyter_client/$$d; done
+	cd $(TYPECHECK_DIR) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p jupyter_client
 
 # Two phases: most tests run on two xdist workers (each worker is its own process with its
 # own runtime dir and leak check); tests marked `serial` (chaos, port squatting) load the
