@@ -1,32 +1,23 @@
-"""The kernel actor: one supervised kernel, its process, and what happens when it dies.
+"""The kernel actor: the I/O driver of one kernel's :class:`KernelLifecycle`.
 
+Every rule about the kernel's life is in :mod:`~jupyter_client.supervisor.lifecycle` (sans-io,
+tested without processes); this actor owns what those rules act on (the processes, their
+control sockets and heartbeats) and turns what happens to them into the lifecycle's events.
 Why it looks like this (docs/architecture.md, "Kernel lifecycle"; upstream.md §7-8, §16):
 
 * **Everything is awaited on events.** Upstream polls ``is_alive`` every 0.1 s while shutting
   down and every 3 s to notice deaths. Here the process's exit event (a pidfd, see
   :mod:`jupyter_client.actors.process`) ends each shutdown step the moment the kernel exits and
-  reports an unexpected death within milliseconds; a kernel that exits 30 ms after its
-  ``shutdown_request`` is reaped 30 ms later.
-* **Deaths are serialised with commands.** A watcher task notes the death at once (event log,
-  ``died``) and posts the handling into the mailbox, so a death can never interleave with a
-  ``shutdown`` or ``restart`` the user asked for: by the time it is handled, a process that the
-  user's command already replaced or stopped is simply ignored (upstream issue #606: restarts
-  during shutdown).
+  reports an unexpected death within milliseconds.
+* **Deaths are serialised with commands.** A watcher task reports an exit at once (event log,
+  ``died``); the lifecycle returns the handling of the death as a deferred event, which goes
+  into the mailbox behind the command running now (upstream issue #606).
 * **Hangs count as deaths.** With ``heartbeat`` set, a kernel whose heart has beaten once and
-  then misses ``hung_after`` consecutive beats (SIGSTOPped, wedged in C code) is killed and goes
-  through the restart policy like any other death. Misses before the first beat are start-up,
-  not a hang; but start-up has a deadline (``startup_timeout``): a kernel that has not answered
-  a single beat by then is killed too (event ``start_timeout``) and handled as a death.
-* **Squatted ports are noticed.** A kernel that dies before a stable start may have lost one of
-  its ports to another process between our choice and its bind (docs/ports.md). The actor then
-  test-binds its ports (:mod:`~jupyter_client.supervisor.port_probe`), logs which channel's
-  port is held, and asks for fresh ports on the restart.
-* **The restart may be delegated.** With ``delegate_restart`` set (the façade's restarter), the
-  actor decides with the policy but does not relaunch by itself: it hands a
-  :class:`RelaunchRequest` to the delegate, which runs upstream's sequence (``restart``
-  callbacks to completion, then the manager's ``restart_kernel``, i.e. this actor's
-  ``shutdown`` + ``start`` commands). A delegated relaunch that fails is reported back with
-  :meth:`KernelActor.restart_failed` and counts as a death.
+  then misses ``hung_after`` consecutive beats is killed; one that has not answered a single
+  beat within ``startup_timeout`` is killed too (event ``start_timeout``).
+* **Squatted ports are noticed**, and **the restart may be delegated** (``delegate_restart``:
+  the façade's restarter runs upstream's sequence; a failure comes back through
+  :meth:`KernelActor.restart_failed`). See the lifecycle's docstring.
 * **The façade keeps the files.** ``prepare(newports)`` returns a :class:`LaunchSpec`; the
   actor never writes connection files or reads kernelspecs.
 
@@ -41,12 +32,10 @@ from __future__ import annotations
 
 import logging
 import math
-import signal as _signal
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -59,6 +48,7 @@ from jupyter_client.actors.heartbeat import HeartbeatActor
 from jupyter_client.actors.process import ExitInfo, ProcessActor
 from jupyter_client.actors.wire import SessionLike, channel_url
 from jupyter_client.actors.zsocket import ZContext, ZSocket
+from jupyter_client.supervisor import lifecycle_events as lc
 from jupyter_client.supervisor.handover import ports_bound, ports_released
 from jupyter_client.supervisor.kernel_types import (
     InterruptMode,
@@ -72,6 +62,8 @@ from jupyter_client.supervisor.kernel_types import (
     default_session,
     first_error,
 )
+from jupyter_client.supervisor.lifecycle import KernelLifecycle
+from jupyter_client.supervisor.lifecycle_events import RelaunchRequest
 from jupyter_client.supervisor.policy import RestartPolicy
 from jupyter_client.supervisor.port_probe import held_ports
 
@@ -89,50 +81,24 @@ __all__ = [
 
 log = logging.getLogger("jupyter_client.supervisor.kernel")
 
-#: Without a policy, how long a kernel counts as "starting" for the squatted-port check.
-_DEFAULT_STABLE = 10.0
-
-
-@dataclass
-class RelaunchRequest:
-    """What the actor asks its ``delegate_restart`` to do after a death: restart number
-    ``count``, with fresh ports if ``newports``; ``held`` names the channels whose port another
-    process holds now (``{"shell": 61234}``), which must be replaced whatever ``newports``
-    says."""
-
-    count: int
-    newports: bool
-    held: dict[str, int] = field(default_factory=dict)
-
-
-async def _escalate(proc: ProcessActor, deadline: float, half: float) -> ShutdownStep:
-    """After a ``shutdown_request``: the exit by ``deadline``, else SIGTERM and ``half`` more
-    seconds, else SIGKILL to the tree. Returns the step that ended it."""
-    if await proc.wait(max(deadline - trio.current_time(), 0.0)) is not None:
-        return "request"
-    proc.terminate()
-    if await proc.wait(half) is not None:
-        return "sigterm"
-    await proc.kill_tree()
-    return "kill"
+#: Outcomes of actions, fed back to the lifecycle as its next event.
+_Outcome = lc.Event | None
 
 
 class _Incarnation:
-    """One process of the kernel with its helpers; replaced on every (re)start."""
+    """The I/O side of one process of the kernel (the lifecycle's process ``n``)."""
 
-    def __init__(self, n: int, spec: LaunchSpec, proc: ProcessActor, started_at: float) -> None:
+    def __init__(self, n: int, spec: LaunchSpec, proc: ProcessActor) -> None:
         self.n = n
         self.spec = spec
         self.proc = proc
-        self.started_at = started_at
         self.session: SessionLike | None = None
         self.control: ZSocket | None = None
         self.hb: HeartbeatActor | None = None
         self.scope = trio.CancelScope()
-        self.done = trio.Event()
-        self.expected = False  # the exit is ours (shutdown/restart): not a death
-        self.hung = False
-        self.has_beaten = False
+        self.done = trio.Event()  # its helper tasks have ended
+        self.known = trio.Event()  # the lifecycle has taken the launch in
+        self.released = trio.Event()  # reaped, helpers closed
 
 
 class KernelActor(Actor):
@@ -158,40 +124,84 @@ class KernelActor(Actor):
         super().__init__(f"kernel-{kernel_id}")
         self.kernel_id = kernel_id
         self.prepare = prepare
-        self.policy = policy
+        #: All lifecycle state and rules (sans-io).
+        self.lifecycle = KernelLifecycle(
+            kernel_id, policy=policy, interrupt_mode=interrupt_mode,
+            shutdown_wait_time=shutdown_wait_time, hung_after=hung_after,
+            delegate=delegate_restart is not None,
+        )  # fmt: skip
+        self._delegate = delegate_restart
         self.session_factory = session_factory or default_session
-        self.interrupt_mode: InterruptMode = interrupt_mode
-        self.shutdown_wait_time = shutdown_wait_time
         self.heartbeat = heartbeat
-        self.hung_after = hung_after
         self.on_event = on_event
         self.ctx = ctx
         #: With ``heartbeat``: seconds a new process gets to answer its first beat.
         self.startup_timeout = startup_timeout
-        #: Who relaunches after a death the policy wants restarted (None: the actor itself).
-        self.delegate_restart = delegate_restart
-        #: Lifecycle state of the kernel (``Actor.state`` is the actor's own).
+        #: Lifecycle state of the kernel (``Actor.state`` is the actor's own), mirrored from
+        #: the lifecycle after every event so that tasks can await it.
         self.kernel_state: AsyncValue[KernelState] = AsyncValue(KernelState.STOPPED)
         self.events: deque[KernelEvent] = deque(maxlen=max_events)
-        #: Auto-restarts performed (attempts the policy allowed) since the actor started.
-        self.restarts = 0
-        #: ``trio.current_time()`` of the last successful spawn.
-        self.last_start: float | None = None
         #: Connection info of the current (or last) launch.
         self.connection_info: dict[str, Any] | None = None
-        self.shutting_down = False
-        #: Which step ended the last shutdown.
-        self.shutdown_step: ShutdownStep | None = None
-        self._inc: _Incarnation | None = None
-        self._count = 0
-        self._ever_started = False
+        self._incs: dict[int, _Incarnation] = {}
+        #: pid, exit and connection info of recently released processes (for the events that
+        #: name them, and the port probe after an early death).
+        self._ended: OrderedDict[int, tuple[int | None, ExitInfo | None, dict[str, Any]]] = (
+            OrderedDict()
+        )
         self._own_ctx = False
         self._nursery: trio.Nursery | None = None
-        #: A restart handed to ``delegate_restart`` and not yet done (or failed).
-        self._pending_restart: RelaunchRequest | None = None
-        #: Processes of earlier restarts still exiting beside the current one
-        #: (supervisor/handover.py), each finished by a task in the actor's nursery.
-        self._retiring: set[_Incarnation] = set()
+        self._launch_error: BaseException | None = None
+
+    # -- the lifecycle's state, read through ---------------------------------------------------
+    @property
+    def policy(self) -> RestartPolicy | None:
+        return self.lifecycle.policy
+
+    @policy.setter
+    def policy(self, policy: RestartPolicy | None) -> None:
+        self.lifecycle.policy = policy
+
+    @property
+    def interrupt_mode(self) -> InterruptMode:
+        return self.lifecycle.interrupt_mode
+
+    @property
+    def shutdown_wait_time(self) -> float:
+        return self.lifecycle.shutdown_wait_time
+
+    @shutdown_wait_time.setter
+    def shutdown_wait_time(self, value: float) -> None:
+        self.lifecycle.shutdown_wait_time = value
+
+    @property
+    def delegate_restart(self) -> Callable[[RelaunchRequest], None] | None:
+        """Who relaunches after a death the policy wants restarted (None: the actor)."""
+        return self._delegate
+
+    @delegate_restart.setter
+    def delegate_restart(self, fn: Callable[[RelaunchRequest], None] | None) -> None:
+        self._delegate = fn
+        self.lifecycle.delegate = fn is not None
+
+    @property
+    def restarts(self) -> int:
+        """Auto-restarts performed (attempts the policy allowed) since the actor started."""
+        return self.lifecycle.restarts
+
+    @property
+    def last_start(self) -> float | None:
+        """``trio.current_time()`` of the last successful spawn."""
+        return self.lifecycle.last_start
+
+    @property
+    def shutting_down(self) -> bool:
+        return self.lifecycle.shutting_down
+
+    @property
+    def shutdown_step(self) -> ShutdownStep | None:
+        """Which step ended the last shutdown."""
+        return self.lifecycle.shutdown_step
 
     # -- lifetime ----------------------------------------------------------------------------
     @asynccontextmanager
@@ -203,16 +213,7 @@ class KernelActor(Actor):
             yield
         finally:
             with trio.CancelScope(shield=True):
-                for old in list(self._retiring):  # a restart's predecessor still exiting
-                    await old.proc.kill_tree()
-                    await self._end_incarnation(old)
-                inc, self._inc = self._inc, None
-                if inc is not None:  # the actor is going away: the kernel goes with it
-                    inc.expected = True
-                    await inc.proc.kill_tree()
-                    await self._end_incarnation(inc)
-                    self._set_state(KernelState.STOPPED)
-                    self._emit("stopped", inc, detail="kill (actor stopped)")
+                await self._drive(lc.Closing())
                 if self._own_ctx and self.ctx is not None:
                     await self.ctx.aclose()
 
@@ -244,160 +245,208 @@ class KernelActor(Actor):
     async def restart_failed(self) -> None:
         """The delegate could not carry out the pending restart: count it as a death (the
         policy then asks for another attempt or gives up). No-op without a pending restart."""
-        await self.ask(self._do_restart_failed)
+        await self.ask(self._drive, lc.DelegateFailed(trio.current_time()))
 
     # -- queries (direct, from any task of this trio run) ------------------------------------
     def is_alive(self) -> bool:
-        inc = self._inc
+        inc = self._current_inc()
         return inc is not None and inc.proc.poll() is None
 
     def is_beating(self) -> bool:
         """Whether the heartbeat (if enabled) answered its last ping."""
-        inc = self._inc
+        inc = self._current_inc()
         return inc is not None and inc.hb is not None and inc.hb.is_beating()
 
     @property
     def pid(self) -> int | None:
-        inc = self._inc
+        inc = self._current_inc()
         return None if inc is None else inc.proc.pid
 
     @property
     def process(self) -> ProcessActor | None:
-        inc = self._inc
+        inc = self._current_inc()
         return None if inc is None else inc.proc
 
     @property
     def state_value(self) -> KernelState:
         return self.kernel_state.value
 
-    # -- handlers ----------------------------------------------------------------------------
+    def _current_inc(self) -> _Incarnation | None:
+        n = self.lifecycle.current
+        return None if n is None else self._incs.get(n)
+
+    # -- command handlers --------------------------------------------------------------------
     async def _do_start(self) -> None:
-        if self.is_alive():
-            raise KernelAlreadyRunning(f"kernel {self.kernel_id} is already running")
-        if self._inc is not None:  # died, death not handled yet: clear it first
-            await self._retire(self._inc)
-        self._set_state(KernelState.STARTING)
-        try:
-            inc = await self._launch(newports=False)
-        except KernelStartError:
-            self._set_state(KernelState.DEAD)
-            raise
-        self._set_state(KernelState.RUNNING)
-        if self._pending_restart is not None:  # the delegate's relaunch: done
-            self._pending_restart = None
-            self._emit("restarted", inc)
+        await self._drive(lc.Start(trio.current_time(), self._gone()))
 
     async def _do_shutdown(self, now: bool, restart: bool, interrupt: bool) -> ShutdownStep | None:
-        if not restart:
-            self._pending_restart = None  # a real stop cancels a delegated restart
-        inc = self._inc
-        if inc is None:
-            delegated = restart and self._pending_restart is not None
-            if not restart:
-                await self._await_retiring()
-            self._set_state(KernelState.RESTARTING if delegated else KernelState.STOPPED)
-            return None
-        self.shutting_down = True
-        try:
-            step = await self._stop(inc, now=now, restart=restart, interrupt=interrupt)
-            if not restart:
-                await self._await_retiring()
-        finally:
-            self.shutting_down = False
-        self._set_state(KernelState.STOPPED)
-        return step
+        had_process = self.lifecycle.current is not None
+        bound = restart and not now and self._bound()
+        event = lc.Stop(trio.current_time(), now, restart, interrupt, bound, self._gone())
+        await self._drive(event)
+        return self.lifecycle.shutdown_step if had_process else None
 
     async def _do_restart(self, now: bool, newports: bool) -> None:
-        if not self._ever_started:
-            raise KernelNotRunning("Cannot restart the kernel. No previous call to 'start_kernel'.")
-        self._pending_restart = None
-        self._set_state(KernelState.RESTARTING)
-        inc = self._inc
-        if inc is not None:
-            self.shutting_down = True
-            try:
-                await self._stop(inc, now=now, restart=True, interrupt=not now)
-            finally:
-                self.shutting_down = False
-        try:
-            await self._launch(newports=newports)
-        except KernelStartError:
-            self._set_state(KernelState.DEAD)
-            raise
-        self._set_state(KernelState.RUNNING)
+        bound = not now and self._bound()
+        await self._drive(lc.Restart(trio.current_time(), now, newports, bound, self._gone()))
 
     async def _do_interrupt(self) -> None:
-        inc = self._require("Cannot interrupt kernel. No kernel is running!")
-        if self.interrupt_mode == "signal":
-            inc.proc.send_signal(_signal.SIGINT)
-        else:
-            self._send_control(inc, "interrupt_request", {})
+        await self._drive(lc.Interrupt(trio.current_time(), self._gone()))
 
     async def _do_signal(self, signum: int) -> None:
-        inc = self._require("Cannot signal kernel. No kernel is running!")
-        inc.proc.send_signal(signum)
+        await self._drive(lc.SignalCmd(trio.current_time(), signum, self._gone()))
 
-    async def _do_restart_failed(self) -> None:
-        if self._pending_restart is None or self.is_alive():
-            return
-        self._pending_restart = None
-        if self.policy is None:
-            self._set_state(KernelState.DEAD)
-            return
-        await self._decide(trio.current_time(), {})
+    def _gone(self) -> bool:
+        """The current process has exited (maybe before its watcher told the lifecycle)."""
+        inc = self._current_inc()
+        return inc is not None and inc.proc.exit.value is not None
 
-    def _require(self, message: str) -> _Incarnation:
-        inc = self._inc
-        if inc is None or inc.proc.exit.value is not None:
-            raise KernelNotRunning(message)
-        return inc
+    def _bound(self) -> bool:
+        inc = self._current_inc()
+        return inc is not None and not self._gone() and ports_bound(inc.spec.connection_info)
+
+    # -- driving the lifecycle -----------------------------------------------------------------
+    async def _drive(self, event: lc.Event) -> None:
+        """Feed ``event`` and perform the actions, feeding each outcome back, until none is
+        left; a :class:`~lifecycle_events.Fail` ends the command with KernelStartError."""
+        failure: str | None = None
+        pending: deque[lc.Event] = deque([event])
+        while pending:
+            ev = pending.popleft()
+            actions = self.lifecycle.handle(ev)
+            self._mirror()
+            if isinstance(ev, lc.Launched):
+                self._incs[ev.n].known.set()
+            for action in actions:
+                if isinstance(action, lc.Fail):
+                    failure = action.message
+                    continue
+                outcome = await self._perform(action)
+                if outcome is not None:
+                    pending.append(outcome)
+        if failure is not None:
+            error, self._launch_error = self._launch_error, None
+            raise KernelStartError(failure) from error
+
+    def _drive_now(self, event: lc.Event) -> None:
+        """Feed an event whose actions are all immediate (heartbeat verdicts)."""
+        for action in self.lifecycle.handle(event):
+            self._perform_now(action)
+        self._mirror()
+
+    def _mirror(self) -> None:
+        if self.kernel_state.value is not self.lifecycle.state:
+            self.kernel_state.value = self.lifecycle.state
+
+    async def _perform(self, action: lc.Action) -> _Outcome:
+        now = trio.current_time()
+        if isinstance(action, lc.Launch):
+            return await self._launch(action.n, action.newports)
+        if isinstance(action, lc.WaitExit):
+            exited = await self._incs[action.n].proc.wait(max(action.deadline - now, 0.0))
+            return lc.WaitDone(action.n, trio.current_time(), exited is not None)
+        if isinstance(action, lc.AwaitRelease):
+            inc = self._incs[action.n]
+            timeout = action.deadline - now
+            released = await ports_released(inc.proc, inc.spec.connection_info, timeout)
+            return lc.Released(action.n, trio.current_time(), released)
+        if isinstance(action, lc.ProbePorts):
+            return lc.PortsProbed(action.n, now, held_ports(self._ended[action.n][2]))
+        if isinstance(action, lc.KillTree):
+            await self._incs[action.n].proc.kill_tree()
+        elif isinstance(action, lc.Release):
+            await self._release(action.n)
+        elif isinstance(action, lc.WaitRetiring):
+            for n in self.lifecycle.retiring:
+                retiring = self._incs.get(n)
+                if retiring is not None:
+                    await retiring.released.wait()
+        elif isinstance(action, lc.Handover):
+            assert self._nursery is not None
+            self._nursery.start_soon(self._retire_in_background, action.actions)
+        elif isinstance(action, lc.Delegate):
+            return self._hand_to_delegate(action.request, now)
+        elif isinstance(action, lc.Defer):
+            try:
+                await self.tell(self._drive, action.event)
+            except Exception:  # the actor is stopping: its lifetime cleans up
+                pass
+        else:
+            self._perform_now(action)
+        return None
+
+    def _perform_now(self, action: lc.Action) -> None:
+        if isinstance(action, lc.Signal):
+            self._incs[action.n].proc.send_signal(action.signum)
+        elif isinstance(action, lc.Control):
+            self._send_control(self._incs[action.n], action.msg_type, action.content)
+        elif isinstance(action, lc.Snapshot):
+            self._incs[action.n].proc.snapshot_descendants()
+        elif isinstance(action, lc.Emit):
+            self._emit(action)
+        elif isinstance(action, lc.Log):
+            pid = self._pid_of(action.n)
+            where = "" if pid is None else f" (pid {pid})"
+            log.log(action.level, "kernel %s%s%s", self.kernel_id, where, action.message)
+        else:  # pragma: no cover - the lifecycle returned an action this place cannot do
+            raise AssertionError(f"{self.name}: cannot perform {action!r} here")
+
+    async def _retire_in_background(self, actions: Iterable[lc.Action]) -> None:
+        """The rest of a handed-over process's escalation (supervisor/handover.py)."""
+        for action in actions:
+            outcome = await self._perform(action)
+            if outcome is not None:
+                await self._drive(outcome)
+
+    def _hand_to_delegate(self, request: RelaunchRequest, now: float) -> _Outcome:
+        assert self._delegate is not None
+        try:
+            self._delegate(request)
+        except Exception:  # nobody will relaunch: count it as a failed restart
+            log.exception("kernel %s: restart delegate failed", self.kernel_id)
+            return lc.DelegateFailed(now)
+        return None
 
     # -- launching ---------------------------------------------------------------------------
-    async def _launch(self, newports: bool) -> _Incarnation:
+    async def _launch(self, n: int, newports: bool) -> lc.Event:
+        started_at = trio.current_time()
         try:
             spec = await self.prepare(newports)
         except Exception as exc:
-            self._emit("start_failed", None, detail=f"prepare: {exc!r}")
-            raise KernelStartError(
-                f"kernel {self.kernel_id}: preparing the launch failed: {exc!r}"
-            ) from exc
-        self._count += 1
+            return self._failed(
+                n, exc, f"prepare: {exc!r}", f"preparing the launch failed: {exc!r}"
+            )
         proc = ProcessActor(
             spec.argv, env=spec.env, cwd=spec.cwd, independent=spec.independent,
-            popen_kwargs=spec.popen_kwargs, name=f"{self.name}-p{self._count}",
+            popen_kwargs=spec.popen_kwargs, name=f"{self.name}-p{n}",
         )  # fmt: skip
-        inc = _Incarnation(self._count, spec, proc, trio.current_time())
         assert self._nursery is not None
         try:
             await self._nursery.start(proc.run)
         except Exception as exc:
             cause = first_error(exc)
-            self._emit("start_failed", None, detail=repr(cause))
-            raise KernelStartError(
-                f"kernel {self.kernel_id}: cannot launch {spec.argv[:1]}: {cause}"
-            ) from cause
+            return self._failed(n, cause, repr(cause), f"cannot launch {spec.argv[:1]}: {cause}")
         if spec.registration is not None:
             try:
                 spec.connection_info = await self._await_registration(spec, proc)
             except Exception as exc:
-                inc.expected = True
                 await proc.kill_tree()
                 proc.cancel()
                 with trio.CancelScope(shield=True):
                     await proc.wait_done()
-                self._emit("start_failed", None, detail=f"registration: {exc}")
-                raise KernelStartError(
-                    f"kernel {self.kernel_id}: no registration from the kernel: {exc}"
-                ) from exc
-        self._ever_started = True
+                return self._failed(n, exc, f"registration: {exc}",
+                                    f"no registration from the kernel: {exc}")  # fmt: skip
+        inc = _Incarnation(n, spec, proc)
         self.connection_info = spec.connection_info
-        self.last_start = inc.started_at
-        self._inc = inc
+        self._incs[n] = inc
         await self._nursery.start(self._run_incarnation, inc)
-        if self.policy is not None:
-            self.policy.on_alive(inc.started_at)
-        self._emit("started", inc, detail=" ".join(spec.argv[:3]))
-        return inc
+        return lc.Launched(n, started_at, " ".join(spec.argv[:3]))
+
+    def _failed(self, n: int, error: BaseException, detail: str, message: str) -> lc.Event:
+        self._launch_error = error  # the cause of the KernelStartError the command raises
+        return lc.LaunchFailed(
+            n, trio.current_time(), detail, f"kernel {self.kernel_id}: {message}"
+        )
 
     @staticmethod
     async def _await_registration(spec: LaunchSpec, proc: ProcessActor) -> dict[str, Any]:
@@ -434,7 +483,7 @@ class KernelActor(Actor):
     async def _run_incarnation(
         self, inc: _Incarnation, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """The helpers of one incarnation: control socket, heartbeat, exit watcher."""
+        """The helpers of one process: control socket, heartbeat, exit watcher."""
         assert self.ctx is not None
         try:
             with inc.scope:
@@ -451,13 +500,14 @@ class KernelActor(Actor):
                             curve.apply(inc.control)
                         inc.control.connect(channel_url(info, "control"))
                     if self.heartbeat is not None and "hb_port" in info and "ip" in info:
-                        inc.hb = HeartbeatActor(
+                        hb = inc.hb = HeartbeatActor(
                             self.ctx, channel_url(info, "hb"), time_to_dead=self.heartbeat,
-                            on_heart_stopped=lambda _since: self._on_missed_beat(inc),
+                            on_heart_stopped=lambda _since: self._drive_now(
+                                lc.MissedBeats(inc.n, hb.missed_beats.value)),
                             name=f"{self.name}-hb", curve=curve,
                         )  # fmt: skip
-                        await nursery.start(inc.hb.run)
-                        nursery.start_soon(self._note_beats, inc)
+                        await nursery.start(hb.run)
+                        nursery.start_soon(self._note_beats, inc, hb)
                     nursery.start_soon(self._watch, inc)
                     task_status.started()
         finally:
@@ -465,197 +515,37 @@ class KernelActor(Actor):
                 inc.control.close()
             inc.done.set()
 
-    async def _note_beats(self, inc: _Incarnation) -> None:
-        """Mark the first answered beat; past ``startup_timeout`` without one, the kernel
-        is declared hung at start-up (killed; its exit is a death for the policy)."""
-        assert inc.hb is not None
+    async def _note_beats(self, inc: _Incarnation, hb: HeartbeatActor) -> None:
+        await inc.known.wait()
         deadline = self.startup_timeout
         with trio.move_on_after(deadline if deadline is not None else math.inf):
-            await inc.hb.wait_beating()
-            inc.has_beaten = True
+            await hb.wait_beating()
+            self._drive_now(lc.FirstBeat(inc.n))
             return
-        if inc.expected or inc.hung or inc.proc.exit.value is not None:
-            return
-        inc.hung = True
-        self._emit("start_timeout", inc, detail=f"no heartbeat within {deadline:g} s")
-        log.warning("kernel %s (pid %s) did not answer a heartbeat within %g s of its start "
-                    "(startup_timeout): killing it",
-                    self.kernel_id, inc.proc.pid, deadline)  # fmt: skip
-        inc.proc.snapshot_descendants()
-        inc.proc.send_signal(_signal.SIGKILL)
-
-    def _on_missed_beat(self, inc: _Incarnation) -> None:
-        assert inc.hb is not None
-        if inc.hung or not inc.has_beaten or inc.expected:
-            return
-        if inc.hb.missed_beats.value >= self.hung_after and inc.proc.exit.value is None:
-            inc.hung = True
-            self._emit("hung", inc, detail=f"{inc.hb.missed_beats.value} heartbeats missed")
-            log.warning("kernel %s (pid %s) stopped answering heartbeats: killing it",
-                        self.kernel_id, inc.proc.pid)  # fmt: skip
-            inc.proc.snapshot_descendants()
-            inc.proc.send_signal(_signal.SIGKILL)
+        assert deadline is not None
+        self._drive_now(lc.StartupTimeout(inc.n, deadline))
 
     async def _watch(self, inc: _Incarnation) -> None:
         info = await inc.proc.exit.wait_value(lambda e: e is not None)
-        if inc.expected or inc is not self._inc:
+        await inc.known.wait()  # an exit before the lifecycle knew the process is still seen
+        await self._drive(lc.ExitSeen(inc.n, trio.current_time(), info))
+
+    async def _release(self, n: int) -> None:
+        """Reap process ``n`` and close its helpers (its tree is killed first)."""
+        inc = self._incs.get(n)
+        if inc is None:
             return
-        detail = ("hung" if inc.has_beaten else "start_timeout") if inc.hung else ""
-        self._emit("died", inc, exit=info, detail=detail)
-        log.warning("kernel %s died: %s", self.kernel_id, info.describe() if info else "?")
-        try:
-            await self.tell(self._handle_death, inc, trio.current_time())
-        except Exception:  # the actor is stopping: its lifetime cleans up
-            pass
-
-    # -- death and the policy ----------------------------------------------------------------
-    async def _handle_death(self, inc: _Incarnation, died_at: float) -> None:
-        if inc is not self._inc or inc.expected:
-            return  # a command already stopped or replaced this process
-        await self._retire(inc)
-        held = self._check_ports(inc, died_at)
-        policy = self.policy
-        if policy is None:
-            self._set_state(KernelState.DEAD)
-            return
-        policy.on_alive(died_at)  # it was alive until it died
-        await self._decide(died_at, held)
-
-    def _check_ports(self, inc: _Incarnation, died_at: float) -> dict[str, int]:
-        """After an early death: the ports (by channel) another process holds now."""
-        stable = self.policy.stable_start_time if self.policy is not None else _DEFAULT_STABLE
-        if died_at - inc.started_at >= stable:
-            return {}
-        held = held_ports(inc.spec.connection_info)
-        for channel, port in held.items():
-            log.warning("kernel %s died during start-up and its %s port %d is held by another "
-                        "process (taken between our choice and the kernel's bind): restarting "
-                        "on fresh ports", self.kernel_id, channel, port)  # fmt: skip
-        return held
-
-    async def _decide(self, now: float, held: dict[str, int]) -> None:
-        """The policy's answer to a death at ``now``: relaunch (ourselves, or through the
-        delegate) or give up; a relaunch of our own that fails counts as the next death."""
-        policy = self.policy
-        assert policy is not None
-        while True:
-            decision = policy.on_death(now)
-            if not decision.restart:
-                log.warning("kernel %s: restart failed %d times, giving up",
-                            self.kernel_id, decision.count - 1)  # fmt: skip
-                self._set_state(KernelState.DEAD)
-                self._emit("dead", None, detail=f"gave up after {decision.count - 1} restarts")
-                return
-            newports = decision.newports or bool(held)
-            self._set_state(KernelState.RESTARTING)
-            ports = f", held ports {held}" if held else ""
-            self._emit("restart", None, detail=f"restart {decision.count} of "
-                       f"{policy.restart_limit}, newports={newports}{ports}")  # fmt: skip
-            self.restarts += 1
-            delegate = self.delegate_restart
-            if delegate is not None:
-                self._pending_restart = RelaunchRequest(decision.count, newports, dict(held))
-                try:
-                    delegate(self._pending_restart)
-                except Exception:  # nobody will relaunch: count it as a failed restart
-                    log.exception("kernel %s: restart delegate failed", self.kernel_id)
-                    self._pending_restart = None
-                    now, held = trio.current_time(), {}
-                    continue
-                return
-            try:
-                inc = await self._launch(newports=newports)
-            except KernelStartError as exc:
-                log.warning("kernel %s: restart failed: %s", self.kernel_id, exc)
-                now, held = trio.current_time(), {}
-                continue
-            self._set_state(KernelState.RUNNING)
-            self._emit("restarted", inc)
-            return
-
-    async def _retire(self, inc: _Incarnation) -> None:
-        """Forget an incarnation whose process has exited: reap, close its helpers."""
-        inc.expected = True
-        await inc.proc.kill_tree()
-        await self._end_incarnation(inc)
-        if self._inc is inc:
-            self._inc = None
-
-    async def _end_incarnation(self, inc: _Incarnation) -> None:
-        inc.scope.cancel()
-        inc.proc.cancel()
         with trio.CancelScope(shield=True):
+            await inc.proc.kill_tree()
+            inc.scope.cancel()
+            inc.proc.cancel()
             await inc.done.wait()
             await inc.proc.wait_done()
-
-    # -- shutting down -----------------------------------------------------------------------
-    async def _stop(
-        self, inc: _Incarnation, *, now: bool, restart: bool, interrupt: bool = False
-    ) -> ShutdownStep:
-        inc.expected = True
-        proc = inc.proc
-        proc.snapshot_descendants()  # its helpers die with it, even those in their own session
-        half = max(self.shutdown_wait_time, 0.0) / 2
-        step: ShutdownStep
-        if interrupt and proc.exit.value is None:
-            if self.interrupt_mode == "signal":
-                proc.send_signal(_signal.SIGINT)
-            else:
-                self._send_control(inc, "interrupt_request", {})
-        if proc.exit.value is not None:
-            step = "already_exited"
-        elif now:
-            step = "kill"
-            await proc.kill_tree()
-        else:
-            step = "request"
-            info = inc.spec.connection_info
-            bound = restart and ports_bound(info)
-            self._send_control(inc, "shutdown_request", {"restart": restart})
-            asked = trio.current_time()
-            if bound and await ports_released(proc, info, half):
-                self._hand_over(inc, deadline=asked + half, half=half)
-                self.shutdown_step = step
-                return step
-            step = await _escalate(proc, asked + half, half)
-        await self._end_incarnation(inc)
-        if self._inc is inc:
-            self._inc = None
-        self.shutdown_step = step
-        self._emit("stopped", inc, exit=proc.exit.value, detail=step)
-        return step
-
-    def _hand_over(self, inc: _Incarnation, *, deadline: float, half: float) -> None:
-        """The restarting kernel has closed its ports: let the next process start now and
-        finish this one's exit (the rest of the escalation, reaping, ``stopped``) in the
-        background. See supervisor/handover.py."""
-        if self._inc is inc:
-            self._inc = None
-        self._retiring.add(inc)
-        assert self._nursery is not None
-        self._nursery.start_soon(self._finish_exit, inc, deadline, half)
-
-    async def _finish_exit(self, inc: _Incarnation, deadline: float, half: float) -> None:
-        proc = inc.proc
-        step: ShutdownStep = "request"
-        try:
-            step = await _escalate(proc, deadline, half)
-            if step != "request":
-                log.warning("kernel %s: the restarted kernel's old process (pid %s) ignored "
-                            "shutdown_request: %s", self.kernel_id, proc.pid, step)  # fmt: skip
-        finally:
-            with trio.CancelScope(shield=True):
-                if proc.exit.value is None:
-                    await proc.kill_tree()
-                await self._end_incarnation(inc)
-                self._retiring.discard(inc)
-        self._emit("stopped", inc, exit=proc.exit.value, detail=f"{step} (restart handover)")
-
-    async def _await_retiring(self) -> None:
-        """Until every process handed over by a restart has exited and been reaped."""
-        for inc in list(self._retiring):
-            await inc.done.wait()
-            await inc.proc.wait_done()
+        del self._incs[n]
+        self._ended[n] = (inc.proc.pid, inc.proc.exit.value, inc.spec.connection_info)
+        while len(self._ended) > 8:
+            self._ended.popitem(last=False)
+        inc.released.set()
 
     def _send_control(self, inc: _Incarnation, msg_type: str, content: dict[str, Any]) -> None:
         if inc.control is None or inc.session is None:
@@ -665,22 +555,32 @@ class KernelActor(Actor):
         if not inc.control.send_multipart_nowait(inc.session.serialize(msg)):
             log.warning("kernel %s: control channel full, %s not sent", self.kernel_id, msg_type)
 
-    # -- bookkeeping -------------------------------------------------------------------------
-    def _set_state(self, state: KernelState) -> None:
-        if self.kernel_state.value is not state:
-            self.kernel_state.value = state
+    # -- events --------------------------------------------------------------------------------
+    def _pid_of(self, n: int | None) -> int | None:
+        inc = None if n is None else self._incs.get(n)
+        if inc is not None:
+            return inc.proc.pid
+        return None if n is None or n not in self._ended else self._ended[n][0]
 
-    def _emit(
-        self, kind: str, inc: _Incarnation | None, *, exit: ExitInfo | None = None,
-        detail: str = "",
-    ) -> None:  # fmt: skip
-        pid = inc.proc.pid if inc is not None else None
-        event = KernelEvent(kind, time.time(), trio.current_time(), pid, exit, detail,
-                            self.restarts)  # fmt: skip
+    def _exit_of(self, n: int | None) -> ExitInfo | None:
+        inc = None if n is None else self._incs.get(n)
+        if inc is not None:
+            return inc.proc.exit.value
+        return None if n is None or n not in self._ended else self._ended[n][1]
+
+    def _emit(self, action: lc.Emit) -> None:
+        pid, exit_info = self._pid_of(action.n), self._exit_of(action.n)
+        event = KernelEvent(action.kind, time.time(), trio.current_time(), pid,
+                            exit_info if action.with_exit else None, action.detail,
+                            self.lifecycle.restarts)  # fmt: skip
         self.events.append(event)
-        log.debug("kernel %s: %s %s", self.kernel_id, kind, detail)
+        log.debug("kernel %s: %s %s", self.kernel_id, action.kind, action.detail)
+        if action.kind == "died":
+            log.warning("kernel %s died: %s", self.kernel_id,
+                        exit_info.describe() if exit_info else "?")  # fmt: skip
         if self.on_event is not None:
             try:
                 self.on_event(event)
             except Exception:  # upstream: callback errors are logged and swallowed
-                log.exception("kernel %s: on_event callback failed for %s", self.kernel_id, kind)
+                log.exception("kernel %s: on_event callback failed for %s", self.kernel_id,
+                              action.kind)  # fmt: skip

@@ -1,0 +1,454 @@
+"""One kernel's lifecycle as a sans-io state machine: events in, actions out.
+
+Why sans-io (h11's shape): every rule about a kernel's life (when a death is a death, what a
+stop escalates to, when a restart may hand over to the next process, what the restart policy
+is asked and when) used to be spread over the kernel actor's awaits, where a test could reach
+it only with real processes and real timing. Here the rules are one synchronous object that
+does no I/O and reads no clock: the driver (:class:`~jupyter_client.supervisor.kernel.KernelActor`)
+feeds it what happened, stamped with the driver's clock, and performs the actions it returns.
+A hypothesis state machine (tests/test_lifecycle_machine.py) then drives it through event
+orders that real processes produce only rarely (deaths during start, a stop during a restart,
+a relaunch that fails, a heartbeat lost during a handover).
+
+The contract with the driver:
+
+* :meth:`KernelLifecycle.handle` takes one event and returns a list of actions, to be
+  performed in order. Actions with an outcome (:class:`Launch`, :class:`WaitExit`,
+  :class:`AwaitRelease`, :class:`ProbePorts`, :class:`Delegate`) come last in a list; the
+  driver performs them and feeds the outcome back as the next event.
+* Commands that cannot run raise :class:`KernelNotRunning`/:class:`KernelAlreadyRunning`
+  before changing anything; a command whose launch fails ends with a :class:`Fail` action.
+* :class:`ExitSeen` may be handled the moment a watcher sees an exit (it only records and
+  reports); the handling of a death is returned as a :class:`Defer` of :class:`Death`, which the
+  driver queues behind the command running now, so a death never interleaves with a stop or a
+  restart the user asked for (upstream issue #606).
+* Processes are numbered by the machine (:attr:`Launch.n`); a number is never reused. A process
+  handed over by a restart (supervisor/handover.py) keeps its own escalation here while its
+  successor runs; the driver drives it from a background task (:class:`Handover`).
+
+States (:class:`KernelState`), as ``kernel_state`` shows them::
+
+    STOPPED --start--> STARTING --launched--> RUNNING --death, policy restarts--> RESTARTING
+       ^                  |                      |  \\                               |
+       |             launch failed               |   stop --> (escalation) --> STOPPED |
+       |                  v                      |                                    |
+       +----------------- DEAD <--policy gives up or no policy--+  <-- launched ------+
+"""
+
+from __future__ import annotations
+
+import logging
+import signal as _signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from jupyter_client.supervisor import lifecycle_events as lc
+from jupyter_client.supervisor.kernel_types import (
+    InterruptMode,
+    KernelAlreadyRunning,
+    KernelNotRunning,
+    KernelState,
+    ShutdownStep,
+)
+from jupyter_client.supervisor.policy import RestartPolicy
+
+__all__ = ["DEFAULT_STABLE", "KernelLifecycle"]
+
+#: Without a policy, how long a kernel counts as "starting" for the squatted-port check.
+DEFAULT_STABLE = 10.0
+
+Cause = Literal["start", "restart", "auto"]
+
+
+@dataclass
+class _Proc:
+    """The machine's view of one process."""
+
+    n: int
+    started_at: float
+    expected: bool = False  # the exit is ours (stop/restart): not a death
+    exited: bool = False
+    released: bool = False
+    hung: bool = False
+    has_beaten: bool = False
+    retiring: bool = False  # handed over: exits beside its successor
+    #: the stop's escalation: step reached, when the request was sent, half the wait time
+    step: ShutdownStep | None = None
+    asked: float = 0.0
+
+
+@dataclass
+class _Stopping:
+    """The stop (or restart) command in progress."""
+
+    n: int
+    restart: bool
+    then: Literal["stop", "relaunch"]
+    newports: bool = False
+
+
+class KernelLifecycle:
+    """All per-kernel lifecycle state and rules; see the module docstring."""
+
+    def __init__(
+        self,
+        kernel_id: str,
+        *,
+        policy: RestartPolicy | None = None,
+        interrupt_mode: InterruptMode = "signal",
+        shutdown_wait_time: float = 5.0,
+        hung_after: int = 3,
+        delegate: bool = False,
+    ) -> None:
+        self.kernel_id = kernel_id
+        self.policy = policy
+        self.interrupt_mode: InterruptMode = interrupt_mode
+        self.shutdown_wait_time = shutdown_wait_time
+        self.hung_after = hung_after
+        #: Whether a relaunch after a death goes to a delegate instead of :class:`Launch`.
+        self.delegate = delegate
+        self.state = KernelState.STOPPED
+        self.procs: dict[int, _Proc] = {}
+        self.current: int | None = None
+        self.ever_started = False
+        #: Auto-restarts the policy allowed, since the lifecycle began.
+        self.restarts = 0
+        #: ``started_at`` of the last successful launch.
+        self.last_start: float | None = None
+        self.shutdown_step: ShutdownStep | None = None
+        self.pending_restart: lc.RelaunchRequest | None = None
+        self._next = 0
+        self._cause: Cause = "start"
+        self._stopping: _Stopping | None = None
+
+    def __repr__(self) -> str:
+        return f"<KernelLifecycle {self.kernel_id} {self.state.value} current={self.current}>"
+
+    # -- queries -----------------------------------------------------------------------------
+    @property
+    def shutting_down(self) -> bool:
+        return self._stopping is not None
+
+    @property
+    def retiring(self) -> list[int]:
+        return [p.n for p in self.procs.values() if p.retiring and not p.released]
+
+    def live(self) -> list[int]:
+        """Processes not yet released (the current one and those retiring)."""
+        return [p.n for p in self.procs.values() if not p.released]
+
+    # -- the one entry point -----------------------------------------------------------------
+    def handle(self, event: lc.Event) -> list[lc.Action]:
+        handler = _HANDLERS[type(event)]
+        return handler(self, event)
+
+    # -- commands ----------------------------------------------------------------------------
+    def _on_Start(self, ev: lc.Start) -> list[lc.Action]:
+        cur = self._current()
+        if cur is not None and not (cur.exited or ev.gone):
+            raise KernelAlreadyRunning(f"kernel {self.kernel_id} is already running")
+        out: list[lc.Action] = []
+        if cur is not None:  # died, death not handled yet: clear it first
+            out += self._release(cur)
+        self.state = KernelState.STARTING
+        self._cause = "start"
+        return [*out, self._launch(newports=False)]
+
+    def _on_Stop(self, ev: lc.Stop) -> list[lc.Action]:
+        if not ev.restart:
+            self.pending_restart = None  # a real stop cancels a delegated restart
+        cur = self._current()
+        if cur is None:
+            if ev.restart and self.pending_restart is not None:
+                self.state = KernelState.RESTARTING
+                return []
+            self.state = KernelState.STOPPED
+            return [lc.WaitRetiring()] if self.retiring else []
+        self._stopping = _Stopping(cur.n, ev.restart, "stop")
+        return self._begin_stop(cur, ev, now=ev.now, interrupt=ev.interrupt, bound=ev.bound)
+
+    def _on_Restart(self, ev: lc.Restart) -> list[lc.Action]:
+        if not self.ever_started:
+            raise KernelNotRunning("Cannot restart the kernel. No previous call to 'start_kernel'.")
+        self.pending_restart = None
+        self.state = KernelState.RESTARTING
+        self._cause = "restart"
+        cur = self._current()
+        if cur is None:
+            return [self._launch(ev.newports)]
+        self._stopping = _Stopping(cur.n, True, "relaunch", ev.newports)
+        return self._begin_stop(cur, ev, now=ev.now, interrupt=not ev.now, bound=ev.bound)
+
+    def _on_Interrupt(self, ev: lc.Interrupt) -> list[lc.Action]:
+        cur = self._require(ev, "Cannot interrupt kernel. No kernel is running!")
+        return [self._interrupt(cur.n)]
+
+    def _on_SignalCmd(self, ev: lc.SignalCmd) -> list[lc.Action]:
+        cur = self._require(ev, "Cannot signal kernel. No kernel is running!")
+        return [lc.Signal(cur.n, ev.signum)]
+
+    def _on_DelegateFailed(self, ev: lc.DelegateFailed) -> list[lc.Action]:
+        cur = self._current()
+        if self.pending_restart is None or (cur is not None and not cur.exited):
+            return []
+        self.pending_restart = None
+        if self.policy is None:
+            self.state = KernelState.DEAD
+            return []
+        return self._decide(ev.at, {}, death=False)
+
+    # -- launching ---------------------------------------------------------------------------
+    def _launch(self, newports: bool) -> lc.Launch:
+        self._next += 1
+        return lc.Launch(self._next, newports)
+
+    def _on_Launched(self, ev: lc.Launched) -> list[lc.Action]:
+        proc = _Proc(ev.n, ev.started_at)
+        self.procs[ev.n] = proc
+        self.current = ev.n
+        self.ever_started = True
+        self.last_start = ev.started_at
+        if self.policy is not None:
+            self.policy.on_alive(ev.started_at)
+        self.state = KernelState.RUNNING
+        out: list[lc.Action] = [lc.Emit("started", ev.n, ev.detail)]
+        if self._cause == "auto" or (self._cause == "start" and self.pending_restart is not None):
+            self.pending_restart = None  # a delegate's relaunch (its start command): done
+            out.append(lc.Emit("restarted", ev.n))
+        return out
+
+    def _on_LaunchFailed(self, ev: lc.LaunchFailed) -> list[lc.Action]:
+        out: list[lc.Action] = [lc.Emit("start_failed", None, ev.detail)]
+        if self._cause == "auto":
+            out.append(lc.Log(logging.WARNING, f": restart failed: {ev.message}"))  # fmt: skip
+            return out + self._decide(ev.at, {}, death=False)
+        self.state = KernelState.DEAD
+        return [*out, lc.Fail(ev.message)]
+
+    # -- stopping ----------------------------------------------------------------------------
+    def _begin_stop(
+        self, proc: _Proc, ev: lc.Stop | lc.Restart, *, now: bool, interrupt: bool, bound: bool
+    ) -> list[lc.Action]:
+        at, exited = ev.at, proc.exited or ev.gone
+        proc.expected = True
+        out: list[lc.Action] = [lc.Snapshot(proc.n)]
+        if interrupt and not exited:
+            out.append(self._interrupt(proc.n))
+        if exited:
+            return out + self._finish_stop(proc, "already_exited")
+        if now:
+            out.append(lc.KillTree(proc.n))
+            return out + self._finish_stop(proc, "kill")
+        assert self._stopping is not None
+        proc.step, proc.asked = "request", at
+        out.append(lc.Control(proc.n, "shutdown_request", {"restart": self._stopping.restart}))
+        if self._stopping.restart and bound:
+            return [*out, lc.AwaitRelease(proc.n, at + self._half)]
+        return [*out, lc.WaitExit(proc.n, at + self._half)]
+
+    @property
+    def _half(self) -> float:
+        return max(self.shutdown_wait_time, 0.0) / 2
+
+    def _on_Released(self, ev: lc.Released) -> list[lc.Action]:
+        proc = self.procs[ev.n]
+        if not ev.released:
+            return [lc.WaitExit(proc.n, proc.asked + self._half)]
+        # The restarting kernel has closed its ports: the next process may start now; this
+        # one finishes its exit (escalation, reaping, ``stopped``) in the background.
+        proc.retiring = True
+        if self.current == proc.n:
+            self.current = None
+        self.shutdown_step = "request"
+        out: list[lc.Action] = [
+            lc.Handover(proc.n, (lc.WaitExit(proc.n, proc.asked + self._half),))
+        ]
+        return out + self._after_stop()
+
+    def _on_WaitDone(self, ev: lc.WaitDone) -> list[lc.Action]:
+        proc = self.procs[ev.n]
+        if proc.released:
+            return []
+        if ev.exited:
+            assert proc.step in ("request", "sigterm")
+            return self._finish_stop(proc, proc.step)
+        if proc.step == "request":
+            proc.step = "sigterm"
+            return [lc.Signal(proc.n, _signal.SIGTERM), lc.WaitExit(proc.n, ev.at + self._half)]
+        return [lc.KillTree(proc.n), *self._finish_stop(proc, "kill")]
+
+    def _finish_stop(self, proc: _Proc, step: ShutdownStep) -> list[lc.Action]:
+        proc.step = step
+        out = self._release(proc)
+        if proc.retiring:
+            if step != "request":
+                msg = f"the restarted kernel's old process ignored shutdown_request: {step}"
+                out.append(lc.Log(logging.WARNING, f": {msg}"))
+            return [*out, lc.Emit("stopped", proc.n, f"{step} (restart handover)", with_exit=True)]
+        self.shutdown_step = step
+        out.append(lc.Emit("stopped", proc.n, step, with_exit=True))
+        return out + self._after_stop()
+
+    def _after_stop(self) -> list[lc.Action]:
+        stopping, self._stopping = self._stopping, None
+        assert stopping is not None
+        if stopping.then == "relaunch":
+            return [self._launch(stopping.newports)]
+        self.state = KernelState.STOPPED
+        if not stopping.restart and self.retiring:
+            return [lc.WaitRetiring()]
+        return []
+
+    def _release(self, proc: _Proc) -> list[lc.Action]:
+        """Forget a process: kill what is left of its tree, reap it, close its helpers."""
+        proc.expected = True
+        proc.released = True
+        if self.current == proc.n:
+            self.current = None
+        return [lc.Release(proc.n)]
+
+    # -- deaths and hangs --------------------------------------------------------------------
+    def _on_ExitSeen(self, ev: lc.ExitSeen) -> list[lc.Action]:
+        proc = self.procs.get(ev.n)
+        if proc is None or proc.exited:
+            return []
+        proc.exited = True
+        if proc.expected or proc.n != self.current:
+            return []
+        detail = ("hung" if proc.has_beaten else "start_timeout") if proc.hung else ""
+        return [
+            lc.Emit("died", proc.n, detail, with_exit=True),
+            lc.Defer(lc.Death(proc.n, ev.at)),
+        ]
+
+    def _on_Death(self, ev: lc.Death) -> list[lc.Action]:
+        proc = self.procs[ev.n]
+        if proc.n != self.current or proc.expected:
+            return []  # a command already stopped or replaced this process
+        out = self._release(proc)
+        stable = self.policy.stable_start_time if self.policy is not None else DEFAULT_STABLE
+        if ev.at - proc.started_at < stable:
+            return [*out, lc.ProbePorts(proc.n)]
+        return out + self._after_death(ev.at, {})
+
+    def _on_PortsProbed(self, ev: lc.PortsProbed) -> list[lc.Action]:
+        out: list[lc.Action] = [
+            lc.Log(logging.WARNING, " died during start-up and its "
+                f"{channel} port {port} is held by another process (taken between our choice "
+                "and the kernel's bind): restarting on fresh ports")
+            for channel, port in ev.held.items()
+        ]  # fmt: skip
+        return out + self._after_death(ev.at, ev.held)
+
+    def _after_death(self, at: float, held: dict[str, int]) -> list[lc.Action]:
+        if self.policy is None:
+            self.state = KernelState.DEAD
+            return []
+        return self._decide(at, held, death=True)
+
+    def _decide(self, at: float, held: dict[str, int], *, death: bool) -> list[lc.Action]:
+        """The policy's answer to a death (or a failed relaunch) at ``at``."""
+        policy = self.policy
+        assert policy is not None
+        if death:
+            policy.on_alive(at)  # it was alive until it died
+        decision = policy.on_death(at)
+        if not decision.restart:
+            self.state = KernelState.DEAD
+            gave_up = decision.count - 1
+            return [
+                lc.Log(logging.WARNING, f": restart failed {gave_up} times, giving up"),
+                lc.Emit("dead", None, f"gave up after {gave_up} restarts"),
+            ]  # fmt: skip
+        newports = decision.newports or bool(held)
+        self.state = KernelState.RESTARTING
+        ports = f", held ports {held}" if held else ""
+        self.restarts += 1
+        detail = f"restart {decision.count} of {policy.restart_limit}, newports={newports}{ports}"
+        out: list[lc.Action] = [lc.Emit("restart", None, detail)]
+        if self.delegate:
+            self.pending_restart = lc.RelaunchRequest(decision.count, newports, dict(held))
+            return [*out, lc.Delegate(self.pending_restart)]
+        self._cause = "auto"
+        return [*out, self._launch(newports)]
+
+    def _on_FirstBeat(self, ev: lc.FirstBeat) -> list[lc.Action]:
+        self.procs[ev.n].has_beaten = True
+        return []
+
+    def _on_MissedBeats(self, ev: lc.MissedBeats) -> list[lc.Action]:
+        proc = self.procs[ev.n]
+        if proc.hung or not proc.has_beaten or proc.expected or proc.exited:
+            return []
+        if ev.count < self.hung_after:
+            return []
+        proc.hung = True
+        return [
+            lc.Emit("hung", proc.n, f"{ev.count} heartbeats missed"),
+            lc.Log(logging.WARNING, " stopped answering heartbeats: killing it", proc.n),
+            lc.Snapshot(proc.n),
+            lc.Signal(proc.n, _signal.SIGKILL),
+        ]  # fmt: skip
+
+    def _on_StartupTimeout(self, ev: lc.StartupTimeout) -> list[lc.Action]:
+        proc = self.procs[ev.n]
+        if proc.expected or proc.hung or proc.exited or proc.has_beaten:
+            return []
+        proc.hung = True
+        return [
+            lc.Emit("start_timeout", proc.n, f"no heartbeat within {ev.timeout:g} s"),
+            lc.Log(logging.WARNING, f" did not answer a heartbeat within {ev.timeout:g} s of its "
+                "start (startup_timeout): killing it", proc.n),
+            lc.Snapshot(proc.n),
+            lc.Signal(proc.n, _signal.SIGKILL),
+        ]  # fmt: skip
+
+    def _on_Closing(self, ev: lc.Closing) -> list[lc.Action]:
+        out: list[lc.Action] = []
+        for proc in list(self.procs.values()):
+            if proc.released:
+                continue
+            was_current = proc.n == self.current
+            out += self._release(proc)
+            if was_current:
+                self.state = KernelState.STOPPED
+                out.append(lc.Emit("stopped", proc.n, "kill (actor stopped)"))
+        self._stopping = None
+        return out
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _current(self) -> _Proc | None:
+        return None if self.current is None else self.procs[self.current]
+
+    def _require(self, ev: lc.Interrupt | lc.SignalCmd, message: str) -> _Proc:
+        cur = self._current()
+        if cur is None or cur.exited or ev.gone:
+            raise KernelNotRunning(message)
+        return cur
+
+    def _interrupt(self, n: int) -> lc.Action:
+        if self.interrupt_mode == "signal":
+            return lc.Signal(n, _signal.SIGINT)
+        return lc.Control(n, "interrupt_request", {})
+
+
+_HANDLERS: dict[type, Callable[[KernelLifecycle, Any], list[lc.Action]]] = {
+    lc.Start: KernelLifecycle._on_Start,
+    lc.Stop: KernelLifecycle._on_Stop,
+    lc.Restart: KernelLifecycle._on_Restart,
+    lc.Interrupt: KernelLifecycle._on_Interrupt,
+    lc.SignalCmd: KernelLifecycle._on_SignalCmd,
+    lc.DelegateFailed: KernelLifecycle._on_DelegateFailed,
+    lc.Launched: KernelLifecycle._on_Launched,
+    lc.LaunchFailed: KernelLifecycle._on_LaunchFailed,
+    lc.Released: KernelLifecycle._on_Released,
+    lc.WaitDone: KernelLifecycle._on_WaitDone,
+    lc.ExitSeen: KernelLifecycle._on_ExitSeen,
+    lc.Death: KernelLifecycle._on_Death,
+    lc.PortsProbed: KernelLifecycle._on_PortsProbed,
+    lc.FirstBeat: KernelLifecycle._on_FirstBeat,
+    lc.MissedBeats: KernelLifecycle._on_MissedBeats,
+    lc.StartupTimeout: KernelLifecycle._on_StartupTimeout,
+    lc.Closing: KernelLifecycle._on_Closing,
+}
