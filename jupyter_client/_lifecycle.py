@@ -29,6 +29,7 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 __all__ = [
     "await_future",
+    "call_public",
     "gather",
     "get_future",
     "in_pending_state",
@@ -182,3 +183,31 @@ async def maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+async def call_public(km: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """``km.<name>(...)`` as upstream's multi-kernel manager and restarter call it: the public
+    method, whatever a subclass made of it, awaited when it is a coroutine function.
+
+    Our blocking managers' public methods run the base class's coroutine (as upstream's
+    ``run_sync`` wrappers), so when the method is that unchanged wrapper the coroutine is
+    awaited here directly: the wrapper would block on the runtime we may be running in. A
+    blocking override called from inside the runtime runs in a worker thread, for the same
+    reason (upstream nests an event loop instead).
+    """
+    method = getattr(km, name)
+    if inspect.iscoroutinefunction(method):
+        return await method(*args, **kwargs)
+    from jupyter_client._manager_lifecycle import KernelLifecycleMixin
+    from jupyter_client.actors.runtime import runtime_home
+    from jupyter_client.manager import KernelManager
+
+    unchanged = getattr(KernelManager, name, None)
+    if unchanged is not None and getattr(type(km), name, None) is unchanged:
+        return await getattr(KernelLifecycleMixin, f"_async_{name}")(km, *args, **kwargs)
+    call = functools.partial(method, *args, **kwargs)
+    if not runtime_home().is_current():
+        return await maybe_await(call())
+    import trio
+
+    return await maybe_await(await trio.to_thread.run_sync(call))

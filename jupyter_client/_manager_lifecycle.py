@@ -45,8 +45,20 @@ _STEP_STATUS = {
 }
 
 
+class _ActorStop:
+    """Marks a ``shutdown_kernel`` under way with a supervising provisioner (our
+    LocalProvisioner): the default ``_async_request_shutdown`` only notes the request
+    (``requested``) and the default ``_async_finish_shutdown`` then runs the kernel actor's
+    shutdown, which sends it. A subclass that overrides either step without calling the base
+    gets upstream's step-by-step behaviour instead."""
+
+    requested = False
+
+
 class KernelLifecycleMixin:
     """Lifecycle coroutines of :class:`~jupyter_client.manager.KernelManager`."""
+
+    _actor_stop: _ActorStop | None = None
 
     #: Shutdowns that were not part of a restart, so far: an automatic relaunch that sees it
     #: change while it ran knows that a shutdown overtook it (and stops what it started).
@@ -146,9 +158,18 @@ class KernelLifecycleMixin:
 
     # -- shutdown ------------------------------------------------------------------------------
     async def _async_request_shutdown(self, restart: bool = False) -> None:
-        """Send ``shutdown_request`` on control (the reply is not awaited)."""
+        """Send ``shutdown_request`` on control (the reply is not awaited).
+
+        Inside ``shutdown_kernel`` with a supervising provisioner the request is left to the
+        kernel actor, which sends it as the first step of its shutdown in
+        ``_async_finish_shutdown`` (request, exit event, SIGTERM, SIGKILL and the restart
+        handover are one actor command); called on its own it is sent from here.
+        """
         assert self.provisioner is not None
-        self._send_control("shutdown_request", {"restart": restart})
+        if self._actor_stop is not None:
+            self._actor_stop.requested = True
+        else:
+            self._send_control("shutdown_request", {"restart": restart})
         await self.provisioner.shutdown_requested(restart=restart)
         self._shutdown_status = _ShutdownStatus.ShutdownRequest
 
@@ -181,6 +202,14 @@ class KernelLifecycleMixin:
         if prov is None:
             return
         waittime = prov.get_shutdown_wait_time(recommended=waittime)
+        stop = self._actor_stop
+        if stop is not None and stop.requested:
+            stop.requested = False
+            step = await prov._supervised_shutdown(False, restart, waittime, False)
+            if step in _STEP_STATUS:
+                self._shutdown_status = _STEP_STATUS[step]
+            await prov.wait()  # as upstream, once the process is gone (returns at once)
+            return
         if not await self._wait_exited(waittime / 2, pollinterval):
             self.log.debug("Kernel %s ignored shutdown_request: SIGTERM", self.kernel_id)
             self._shutdown_status = _ShutdownStatus.SigtermRequest
@@ -224,9 +253,10 @@ class KernelLifecycleMixin:
         """Stop the kernel: interrupt → ``shutdown_request`` → exit event → SIGTERM → SIGKILL
         (``now``: SIGKILL at once), then release files, sockets and ports.
 
-        The interrupt comes first, as upstream's does: running code gets its
-        ``KeyboardInterrupt`` (nbclient records it in a cell that timed out) before the kernel
-        is asked to exit.
+        Each step is the overridable method upstream calls, in upstream's order (subclasses
+        such as Jupyter Server's rely on it; tests/test_call_order.py). The interrupt comes
+        first, as upstream's does: running code gets its ``KeyboardInterrupt`` (nbclient
+        records it in a cell that timed out) before the kernel is asked to exit.
         """
         if not self.owns_kernel:
             return
@@ -235,23 +265,22 @@ class KernelLifecycleMixin:
             self._stops += 1
         self.stop_restarter()
         prov = self.provisioner
-        supervised = getattr(prov, "_supervised_shutdown", None)
-        if self.has_kernel and supervised is not None:
-            # The kernel actor runs the whole escalation, interrupt included, on its exit
-            # event (an exit caused by the interrupt is then part of the shutdown).
-            if not now:
-                await prov.shutdown_requested(restart=restart)
-            wait_time = prov.get_shutdown_wait_time(recommended=max(self.shutdown_wait_time, 0))
-            step = await supervised(now, restart, wait_time, True)
-            if step in _STEP_STATUS:
-                self._shutdown_status = _STEP_STATUS[step]
-        elif self.has_kernel:
-            await self._async_interrupt_kernel()
+        stop = _ActorStop() if self.has_kernel and hasattr(prov, "_supervised_shutdown") else None
+        self._actor_stop = stop
+        try:
+            if self.has_kernel:
+                await self._async_interrupt_kernel()
             if now:
+                # Unlike upstream, ``restart`` is passed on: the kernel actor keeps a
+                # delegated restart and the ports' reservations for the relaunch.
                 await self._async_kill_kernel(restart=restart)
             else:
                 await self._async_request_shutdown(restart=restart)
                 await self._async_finish_shutdown(restart=restart)
+        finally:
+            self._actor_stop = None
+            if stop is not None and stop.requested:  # an override skipped the base finish
+                self._send_control("shutdown_request", {"restart": restart})
         await self._async_cleanup_resources(restart=restart)
 
     async def _async_restart_kernel(
@@ -299,11 +328,8 @@ class KernelLifecycleMixin:
                 await await_future(self._ready)
         if not self.has_kernel:
             raise RuntimeError("Cannot interrupt kernel. No kernel is running!")
-        supervised = getattr(self.provisioner, "_supervised_interrupt", None)
         spec = self.kernel_spec
-        if supervised is not None:
-            await supervised()  # the actor knows the spec's interrupt_mode
-        elif spec is not None and spec.interrupt_mode == "message":
+        if spec is not None and spec.interrupt_mode == "message":
             self._send_control("interrupt_request", {})
         else:
             await self._async_signal_kernel(signal.SIGINT)

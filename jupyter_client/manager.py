@@ -279,6 +279,10 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
         self.session.send(self._control_socket, msg)
 
     # -- the blocking API ----------------------------------------------------------------------
+    # Each method runs the base class's coroutine (``KernelLifecycleMixin._async_x``), not
+    # ``self._async_x``, as upstream's ``run_sync`` wrappers do: a subclass that overrides
+    # ``_async_shutdown_kernel`` changes what ``restart_kernel`` calls, not ``shutdown_kernel``
+    # (tests/test_call_order.py).
     def _block(self, afn: Callable[..., Awaitable[T]], *args: Any, **kw: Any) -> T:
         from jupyter_client.actors.runtime import runtime_home  # not at import (import cost)
 
@@ -288,36 +292,42 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
         return runtime_home().call_blocking(call)
 
     def start_kernel(self, **kw: Any) -> None:
-        return self._block(self._async_start_kernel, **kw)
+        return self._block(KernelLifecycleMixin._async_start_kernel, self, **kw)
 
     def pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
-        return self._block(self._async_pre_start_kernel, **kw)
+        return self._block(KernelLifecycleMixin._async_pre_start_kernel, self, **kw)
 
     def post_start_kernel(self, **kw: Any) -> None:
-        return self._block(self._async_post_start_kernel, **kw)
+        return self._block(KernelLifecycleMixin._async_post_start_kernel, self, **kw)
 
     def request_shutdown(self, restart: bool = False) -> None:
-        return self._block(self._async_request_shutdown, restart=restart)
+        return self._block(KernelLifecycleMixin._async_request_shutdown, self, restart=restart)
 
     def finish_shutdown(
         self, waittime: float | None = None, pollinterval: float = 0.1, restart: bool = False
     ) -> None:
-        return self._block(self._async_finish_shutdown, waittime, pollinterval, restart)
+        return self._block(
+            KernelLifecycleMixin._async_finish_shutdown, self, waittime, pollinterval, restart
+        )
 
     def cleanup_resources(self, restart: bool = False) -> None:
-        return self._block(self._async_cleanup_resources, restart=restart)
+        return self._block(KernelLifecycleMixin._async_cleanup_resources, self, restart=restart)
 
     def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
-        return self._block(self._async_shutdown_kernel, now=now, restart=restart)
+        return self._block(
+            KernelLifecycleMixin._async_shutdown_kernel, self, now=now, restart=restart
+        )
 
     def restart_kernel(self, now: bool = False, newports: bool = False, **kw: Any) -> None:
-        return self._block(self._async_restart_kernel, now=now, newports=newports, **kw)
+        return self._block(
+            KernelLifecycleMixin._async_restart_kernel, self, now=now, newports=newports, **kw
+        )
 
     def interrupt_kernel(self) -> None:
-        return self._block(self._async_interrupt_kernel)
+        return self._block(KernelLifecycleMixin._async_interrupt_kernel, self)
 
     def signal_kernel(self, signum: int) -> None:
-        return self._block(self._async_signal_kernel, signum)
+        return self._block(KernelLifecycleMixin._async_signal_kernel, self, signum)
 
     def is_alive(self) -> bool:
         # Answered without a hop when the provisioner can (its kernel actor's exit state).
@@ -329,16 +339,16 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
         alive_now = getattr(prov, "alive_now", None)
         if alive_now is not None:
             return bool(alive_now())
-        return self._block(self._async_is_alive)
+        return self._block(KernelLifecycleMixin._async_is_alive, self)
 
     def _launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-        return self._block(self._async_launch_kernel, kernel_cmd, **kw)
+        return self._block(KernelLifecycleMixin._async_launch_kernel, self, kernel_cmd, **kw)
 
     def _send_kernel_sigterm(self, restart: bool = False) -> None:
-        return self._block(self._async_send_kernel_sigterm, restart=restart)
+        return self._block(KernelLifecycleMixin._async_send_kernel_sigterm, self, restart=restart)
 
     def _kill_kernel(self, restart: bool = False) -> None:
-        return self._block(self._async_kill_kernel, restart=restart)
+        return self._block(KernelLifecycleMixin._async_kill_kernel, self, restart=restart)
 
 
 class AsyncKernelManager(KernelManager):

@@ -28,7 +28,7 @@ from traitlets import Bool, DottedObjectName, Instance, Unicode, default, observ
 from traitlets.config import LoggingConfigurable
 from traitlets.utils.importstring import import_item
 
-from jupyter_client._lifecycle import await_future, gather, maybe_await, owner_home_spawner
+from jupyter_client._lifecycle import await_future, call_public, gather, owner_home_spawner
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from jupyter_client.protocol.paths import jupyter_runtime_dir
@@ -64,14 +64,6 @@ def kernel_method(f: F) -> F:
         return result
 
     return wrapped  # type: ignore[return-value]
-
-
-async def _call(km: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Run a KM operation loop-agnostically: our managers' ``_async_*`` core when present."""
-    core = getattr(km, f"_async_{name}", None)
-    if core is not None:
-        return await core(*args, **kwargs)
-    return await maybe_await(getattr(km, name)(*args, **kwargs))
 
 
 class MultiKernelManager(LoggingConfigurable):
@@ -228,7 +220,7 @@ class MultiKernelManager(LoggingConfigurable):
 
     async def _add_kernel_when_ready(self, kernel_id: str, km: Any, kwargs: dict[str, Any]) -> None:
         try:
-            await _call(km, "start_kernel", **kwargs)
+            await call_public(km, "start_kernel", **kwargs)
             self._kernels[kernel_id] = km
         except Exception as e:
             self.log.exception(e)
@@ -269,7 +261,7 @@ class MultiKernelManager(LoggingConfigurable):
             self.remove_kernel(kernel_id)
             return
         try:
-            await _call(km, "shutdown_kernel", now=now, restart=restart)
+            await call_public(km, "shutdown_kernel", now=now, restart=restart)
         finally:
             if not restart:
                 self.remove_kernel(kernel_id)
@@ -290,28 +282,36 @@ class MultiKernelManager(LoggingConfigurable):
         km = self.get_kernel(kernel_id)
         if getattr(self, "use_pending_kernels", False) and not km.ready.done():
             raise RuntimeError("Kernel is in a pending state. Cannot restart.")
-        await _call(km, "restart_kernel", now=now)
+        await call_public(km, "restart_kernel", now=now)
         self.log.info("Kernel restarted: %s", kernel_id)
 
     # -- the blocking API ------------------------------------------------------------------------
+    # The base class's coroutines (as upstream's ``run_sync`` wrappers): a subclass overriding
+    # ``_async_shutdown_kernel`` changes what ``shutdown_all`` calls, not ``shutdown_kernel``.
     def start_kernel(self, *, kernel_name: str | None = None, **kwargs: Any) -> str:
         """Start a kernel and return its id (blocks until the process exists)."""
         return runtime_home().call_blocking(
-            functools.partial(self._async_start_kernel, kernel_name=kernel_name, **kwargs)
+            functools.partial(
+                MultiKernelManager._async_start_kernel, self, kernel_name=kernel_name, **kwargs
+            )
         )
 
     def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False) -> None:
         runtime_home().call_blocking(
-            functools.partial(self._async_shutdown_kernel, kernel_id, now=now, restart=restart)
+            functools.partial(
+                MultiKernelManager._async_shutdown_kernel, self, kernel_id, now=now, restart=restart
+            )
         )
 
     def shutdown_all(self, now: bool = False) -> None:
         """Shut every kernel down, concurrently."""
-        runtime_home().call_blocking(functools.partial(self._async_shutdown_all, now=now))
+        runtime_home().call_blocking(
+            functools.partial(MultiKernelManager._async_shutdown_all, self, now=now)
+        )
 
     def restart_kernel(self, kernel_id: str, now: bool = False) -> None:
         runtime_home().call_blocking(
-            functools.partial(self._async_restart_kernel, kernel_id, now=now)
+            functools.partial(MultiKernelManager._async_restart_kernel, self, kernel_id, now=now)
         )
 
     def interrupt_kernel(self, kernel_id: str) -> Any:

@@ -27,7 +27,6 @@ polling ``provisioner.poll()`` (via ``is_alive``) every ``time_to_dead`` and res
 from __future__ import annotations
 
 import contextlib
-import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +36,7 @@ from traitlets.config import LoggingConfigurable
 
 from jupyter_client._lifecycle import (
     await_future,
+    call_public,
     get_future,
     maybe_await,
     owner_home_spawner,
@@ -227,14 +227,9 @@ class KernelRestarter(LoggingConfigurable):
             await km._async_shutdown_kernel(now=True)
 
     async def _restart_kernel(self, newports: bool) -> None:
-        """``km.restart_kernel(now=True, newports=...)`` as upstream's restarter calls it; a
-        blocking manager's coroutine is awaited directly (we run in its runtime thread)."""
-        km = self.kernel_manager
-        restart = km.restart_kernel
-        if inspect.iscoroutinefunction(restart):
-            await restart(now=True, newports=newports)
-        else:
-            await km._async_restart_kernel(now=True, newports=newports)
+        """``km.restart_kernel(now=True, newports=...)``, the public method, as upstream's
+        restarter calls it."""
+        await call_public(self.kernel_manager, "restart_kernel", now=True, newports=newports)
 
     # -- the polling fallback (provisioners without an actor) ---------------------------------
     async def _poll_loop(self) -> None:
