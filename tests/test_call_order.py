@@ -8,6 +8,9 @@ logs its name and key arguments, then delegates to the base class) and drives a 
 operations against the minimal test kernel; it runs once with our package and once with
 upstream 8.10 in the kernel venv, and the two logs must be equal, up to :data:`ALLOWED`.
 
+An automatic restart (the kernel killed, the IOLoop manager's restarter relaunching it) is
+compared the same way: the ``restart`` callbacks, then the public ``restart_kernel(now=True)``.
+
 The kernel is asked for ``kernel_info`` before every restart or shutdown, so that the interrupt
 sent first always finds its SIGINT handler installed (a kernel that dies of it would end the
 sequence early, differently on each run).
@@ -49,6 +52,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager, MultiKernelManager
 from jupyter_client.provisioning import LocalProvisioner
+from traitlets.config import Config
 
 argv, which = json.loads(sys.argv[1]), sys.argv[2]
 KEYS = ("now", "restart", "newports", "signum")
@@ -247,7 +251,36 @@ async def run_amkm():
     return multi_result(mkm, kms)
 
 
+async def run_auto():
+    """An automatic restart: the kernel is killed, the restarter relaunches it."""
+    km = km_recorder(AsyncIOLoopKernelManager)(
+        kernel_name="minimal",
+        kernel_spec_manager=spec_manager(),
+        # upstream's restarter polls every time_to_dead; ours is woken by the exit event
+        config=Config({"KernelRestarter": {"time_to_dead": 0.2}}),
+    )
+    restarted = asyncio.Event()
+
+    def on_restart():
+        km.calls.append("-- restart callback")
+        restarted.set()
+
+    await km.start_kernel()
+    await aready(km)
+    km.add_restart_callback(on_restart)
+    mark(km, "kill")
+    os.kill(km.provisioner.pid, 9)
+    await asyncio.wait_for(restarted.wait(), 30)
+    while km.provisioner is None or not km.ready.done():
+        await asyncio.sleep(0.05)
+    await aready(km)
+    mark(km, "shutdown now=False")
+    await km.shutdown_kernel(now=False)
+    return km.calls
+
+
 runs = {
+    "auto": lambda: asyncio.run(run_auto()),
     "km": run_km,
     "akm": lambda: asyncio.run(run_akm()),
     "mkm": run_mkm,
@@ -280,8 +313,9 @@ def logs(which: str, kernel_python: str) -> tuple[Any, Any]:
     return ours, theirs
 
 
-@pytest.mark.parametrize("which", ["km", "akm"])
+@pytest.mark.parametrize("which", ["km", "akm", "auto"])
 def test_kernel_manager_call_order(which: str, kernel_python: str) -> None:
+    """The single-kernel script on both managers, and an automatic restart (``auto``)."""
     ours, theirs = logs(which, kernel_python)
     assert normalized(ours, ours=True) == normalized(theirs, ours=False)
 
