@@ -30,7 +30,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-__all__ = ["pdeathsig_supported", "prepare_launch", "should_close_stdin", "spawn"]
+__all__ = [
+    "SPAWNER_THREAD_NAME",
+    "pdeathsig_supported",
+    "prepare_launch",
+    "run_on_spawner",
+    "should_close_stdin",
+    "spawn",
+]
 
 log = logging.getLogger("jupyter_client.launcher")
 
@@ -136,25 +143,74 @@ def prepare_launch(
 
 
 # -- spawning from a long-lived thread -------------------------------------------------------
+#
+# One spawner for both callers: ``spawn`` below (the blocking launcher) and the trio process
+# actor's ``spawn_async`` (actors/process.py) hand their ``Popen`` calls to the same thread.
 
-_spawn_queue: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
-_spawner: threading.Thread | None = None
-_spawner_lock = threading.Lock()
+SPAWNER_THREAD_NAME = "jupyter-client-runtime-spawner"
+
+#: A job for the spawner: the call, and who receives ``(result, error)`` (on the spawner).
+SpawnJob = tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]
 
 
-def _spawner_main() -> None:
-    while True:
-        fn, fut = _spawn_queue.get()
-        if not fut.set_running_or_notify_cancel():
-            continue
-        try:
-            fut.set_result(fn())
-        except BaseException as e:
-            fut.set_exception(e)
+class _Spawner:
+    """The long-lived daemon thread that forks kernels, started on first use.
+
+    Forked children get a fresh one (:meth:`forget`): a child inherits this object but not the
+    thread, and jobs queued for a thread that does not exist would wait forever.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[SpawnJob]
+        self.thread: threading.Thread | None
+        self.lock: threading.Lock
+        self.reset()
+
+    def reset(self) -> None:
+        """Start from nothing; in a forked child, this drops the parent's thread (absent
+        there), its queue (jobs nobody will run) and its lock (another thread may have held
+        it at the fork, and would never release it in the child)."""
+        self.jobs = queue.SimpleQueue()
+        self.thread = None
+        self.lock = threading.Lock()
+
+    def _main(self, jobs: queue.SimpleQueue[SpawnJob]) -> None:
+        while True:
+            fn, deliver = jobs.get()
+            try:
+                result = fn()
+            except BaseException as exc:
+                deliver(None, exc)
+            else:
+                deliver(result, None)
+
+    def submit(self, job: SpawnJob) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(
+                    target=self._main, args=(self.jobs,), name=SPAWNER_THREAD_NAME, daemon=True
+                )
+                self.thread.start()
+            self.jobs.put(job)
+
+    def is_current(self) -> bool:
+        return self.thread is not None and threading.current_thread() is self.thread
+
+
+_spawner = _Spawner()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_spawner.reset)
+
+
+def run_on_spawner(
+    fn: Callable[[], Any], deliver: Callable[[Any, BaseException | None], None]
+) -> None:
+    """Queue ``fn`` for the spawner thread; ``deliver(result, error)`` is called there."""
+    _spawner.submit((fn, deliver))
 
 
 def _in_long_lived_thread() -> bool:
-    return threading.current_thread() in (threading.main_thread(), _spawner)
+    return threading.current_thread() is threading.main_thread() or _spawner.is_current()
 
 
 def spawn(kwargs: Mapping[str, Any], popen: Callable[..., Any] = subprocess.Popen) -> Any:
@@ -165,13 +221,13 @@ def spawn(kwargs: Mapping[str, Any], popen: Callable[..., Any] = subprocess.Pope
     """
     if "preexec_fn" not in kwargs or _in_long_lived_thread():
         return popen(**kwargs)
-    global _spawner
-    with _spawner_lock:
-        if _spawner is None or not _spawner.is_alive():
-            _spawner = threading.Thread(
-                target=_spawner_main, name="jupyter-client-runtime-spawner", daemon=True
-            )
-            _spawner.start()
     fut: Future[Any] = Future()
-    _spawn_queue.put((lambda: popen(**kwargs), fut))
+
+    def deliver(result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+
+    run_on_spawner(lambda: popen(**kwargs), deliver)
     return fut.result()

@@ -31,11 +31,9 @@ import contextlib
 import errno
 import logging
 import os
-import queue
 import signal
 import subprocess
-import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -45,13 +43,17 @@ import trio
 from trio_util import AsyncValue
 
 from jupyter_client.actors.actor import Actor
-from jupyter_client.actors.launch import prepare_launch, should_close_stdin
+from jupyter_client.actors.launch import (
+    SPAWNER_THREAD_NAME,
+    prepare_launch,
+    run_on_spawner,
+    should_close_stdin,
+)
 
 __all__ = ["ExitInfo", "ProcessActor", "SPAWNER_THREAD_NAME", "spawn_async"]
 
 log = logging.getLogger("jupyter_client.actors.process")
 
-SPAWNER_THREAD_NAME = "jupyter-client-runtime-spawner"
 #: Poll period where pidfds are unavailable (non-Linux, old kernels).
 FALLBACK_POLL = 0.05
 #: Bound on waiting for a SIGKILLed process to exit (only a process stuck in the kernel, in
@@ -82,31 +84,7 @@ class ExitInfo:
         return f"killed by {self.signal}" if self.signal else f"exit code {self.returncode}"
 
 
-# -- the spawner thread ----------------------------------------------------------------------
-
-_Job = tuple[Callable[[], Any], Callable[[Any, BaseException | None], None]]
-_jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-_spawner: threading.Thread | None = None
-_spawner_lock = threading.Lock()
-
-
-def _spawner_main() -> None:
-    while True:
-        fn, deliver = _jobs.get()
-        try:
-            result = fn()
-        except BaseException as exc:
-            deliver(None, exc)
-        else:
-            deliver(result, None)
-
-
-def _ensure_spawner() -> None:
-    global _spawner
-    with _spawner_lock:
-        if _spawner is None or not _spawner.is_alive():
-            _spawner = threading.Thread(target=_spawner_main, name=SPAWNER_THREAD_NAME, daemon=True)
-            _spawner.start()
+# -- spawning ------------------------------------------------------------------------------
 
 
 async def spawn_async(kwargs: dict[str, Any]) -> subprocess.Popen[bytes]:
@@ -115,7 +93,6 @@ async def spawn_async(kwargs: dict[str, Any]) -> subprocess.Popen[bytes]:
     The wait is shielded: once the job is queued the child will exist, and we must own it. If
     the trio run is gone by the time the child exists, the spawner kills and reaps it itself.
     """
-    _ensure_spawner()
     token = trio.lowlevel.current_trio_token()
     done = trio.Event()
     box: dict[str, Any] = {}
@@ -130,7 +107,7 @@ async def spawn_async(kwargs: dict[str, Any]) -> subprocess.Popen[bytes]:
                     result.kill()
                 result.wait()
 
-    _jobs.put((lambda: subprocess.Popen(**kwargs), deliver))
+    run_on_spawner(lambda: subprocess.Popen(**kwargs), deliver)
     with trio.CancelScope(shield=True):
         await done.wait()
     if box["error"] is not None:

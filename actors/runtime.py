@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -43,6 +44,13 @@ class Home:
         self.token = token
         self.nursery = nursery
         self.closed = False
+        #: What a call on a closed home is told (a forked child learns why its parent's
+        #: handles no longer work there).
+        self.closed_reason = "the jupyter_client actor runtime is closed"
+
+    def _ensure_open(self) -> None:
+        if self.closed:
+            raise RuntimeError(self.closed_reason)
 
     # -- where are we? -------------------------------------------------------------------
     def is_current(self) -> bool:
@@ -57,8 +65,7 @@ class Home:
         self, afn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
     ) -> None:
         """Start ``afn(*args)`` in this home's nursery; callable from any thread."""
-        if self.closed:
-            raise RuntimeError("the jupyter_client actor runtime is closed")
+        self._ensure_open()
         nursery = self.nursery
         assert nursery is not None
         if self.is_current():
@@ -76,8 +83,7 @@ class Home:
         if self.is_current():
             fn(*args)
             return
-        if self.closed:
-            raise RuntimeError("the jupyter_client actor runtime is closed")
+        self._ensure_open()
 
         def guarded() -> None:
             try:
@@ -109,8 +115,7 @@ class Home:
                 "a blocking jupyter_client call was made from inside the trio run that hosts "
                 "its actors; use the async API (AsyncKernelClient / AsyncKernelManager) there"
             )
-        if self.closed:
-            raise RuntimeError("the jupyter_client actor runtime is closed")
+        self._ensure_open()
         return trio.from_thread.run(afn, *args, trio_token=self.token)
 
     async def _call_from_asyncio(self, afn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -204,9 +209,33 @@ class _Runtime:
             self._home = None
             self._thread = None
 
+    def reset_in_child(self) -> None:
+        """After ``fork()``, in the child: forget the parent's runtime, start afresh on use.
+
+        The child inherits this object but not the runtime thread, so the inherited home's
+        token leads to a trio run that no thread drives there: a call through it would wait
+        forever (a kernel started in a multiprocessing worker hung). The inherited home is
+        marked closed, so handles the child inherited from the parent fail at once instead of
+        hanging, and the lock, which a parent thread may have held at the fork, is replaced.
+        The parent's run is untouched: it lives on in the parent.
+        """
+        home = self._home
+        if home is not None:
+            home.closed = True
+            home.closed_reason = (
+                "this jupyter_client handle belongs to the process this one was forked from;"
+                " make a new manager or client in the child"
+            )
+        self._lock = threading.Lock()
+        self._home = None
+        self._thread = None
+        self._stop = None
+
 
 _runtime = _Runtime()
 atexit.register(_runtime.stop)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_runtime.reset_in_child)
 
 
 def runtime_home() -> Home:
@@ -232,8 +261,7 @@ class _RunHome(Home):
     """
 
     def __init__(self, token: trio.lowlevel.TrioToken) -> None:
-        self.token = token
-        self.closed = False
+        super().__init__(token, None)
 
     def spawn(
         self, afn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None

@@ -42,6 +42,23 @@ log = logging.getLogger(__name__)
 
 _LOCK = "lock"
 
+#: Lock-file descriptors of transactions running now (any thread). A child forked meanwhile
+#: inherits them, and with them the flock: it would stay held until the child exited, though
+#: the parent's transaction ended long before. The child closes its copies at once (closing a
+#: duplicate does not drop the parent's lock; ``LOCK_UN`` would, so it is never used here).
+_open_lock_fds: set[int] = set()
+
+
+def _close_inherited_lock_fds() -> None:
+    for fd in list(_open_lock_fds):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _open_lock_fds.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_lock_fds)
+
 
 def default_claims_dir() -> str:
     """``$JUPYTER_CLIENT_PORT_DIR``, else ``<tempdir>/jupyter-client-ports-<uid>``."""
@@ -145,6 +162,7 @@ class SharedClaims:
             self._warn(f"cannot open {os.path.join(d, _LOCK)!r}: {e}")
             yield None
             return
+        _open_lock_fds.add(fd)
         try:
             if not _lock_within(fd, self.LOCK_WAIT):
                 # A holder stopped mid-transaction (SIGSTOP, a debugger): never hang a kernel
@@ -162,6 +180,7 @@ class SharedClaims:
                 txn.sweep()
             yield txn
         finally:
+            _open_lock_fds.discard(fd)
             os.close(fd)  # closing drops the flock
 
     # -- one-call helpers ---------------------------------------------------------------------

@@ -34,6 +34,7 @@ import random
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from jupyter_client.protocol.port_claims import SharedClaims
@@ -142,6 +143,18 @@ class PortAllocator:
         self._reserved_file = reserved_file
         self._lock = threading.Lock()
         self._held: dict[int, float] = {}  # port -> expiry time
+        _allocators.add(self)
+
+    def _reset_in_child(self) -> None:
+        """After ``fork()``: the reservations are the parent's, and so is the lock's state.
+
+        A child that kept the table would report the parent's ports as its own reservations
+        (and renew or release them as if they were); a lock some parent thread held at the
+        fork would never be released in the child. The parent's claims still keep the child
+        off its ports: their files name the parent's pid, which is alive.
+        """
+        self._lock = threading.Lock()
+        self._held = {}
 
     # -- reservation table -------------------------------------------------------------
     def _expire(self) -> None:
@@ -225,8 +238,21 @@ class PortAllocator:
         return chosen
 
 
+#: Every allocator of this process, so a forked child can reset each (tests make their own).
+_allocators: weakref.WeakSet[PortAllocator] = weakref.WeakSet()
 _default: PortAllocator | None = None
 _default_lock = threading.Lock()
+
+
+def _reset_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+    for allocator in list(_allocators):
+        allocator._reset_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
 
 
 def default_allocator() -> PortAllocator:

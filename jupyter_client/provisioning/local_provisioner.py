@@ -32,6 +32,7 @@ import os
 import signal
 import tempfile
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,19 @@ _PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_por
 _SPEC_KEYS = ("env", "cwd", "independent")
 
 OnRestart = Callable[[RelaunchRequest], None]
+
+#: Every provisioner of this process, so that a forked child can reset their death-watcher
+#: registries (see ``LocalProvisioner._forget_watchers_in_child``).
+_provisioners: weakref.WeakSet[LocalProvisioner] = weakref.WeakSet()
+
+
+def _forget_watchers_in_child() -> None:
+    for provisioner in list(_provisioners):
+        provisioner._forget_watchers_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_watchers_in_child)
 
 
 def _home() -> Home:
@@ -125,6 +139,7 @@ class LocalProvisioner(KernelProvisionerBase):
         #: Clients add and remove theirs from their own threads, hence the lock.
         self._death_watchers: set[Callable[[KernelEvent], None]] = set()
         self._death_watchers_lock = threading.Lock()
+        _provisioners.add(self)
         # set by a KernelRestarter through supervise()
         self._policy: RestartPolicy | None = None
         self._on_restart: OnRestart | None = None
@@ -277,6 +292,14 @@ class LocalProvisioner(KernelProvisionerBase):
         actor.policy = self._policy
         if self._policy is not None and actor.last_start is not None:
             self._policy.on_alive(actor.last_start)  # the policy's clock is the actor's
+
+    def _forget_watchers_in_child(self) -> None:
+        """After ``fork()``: the watchers are the parent's clients', waiting on the parent's
+        actor (which no thread runs here), and a client thread of the parent may have held
+        the lock at the fork; a fresh lock and an empty set keep a child that touches an
+        inherited client from blocking forever."""
+        self._death_watchers_lock = threading.Lock()
+        self._death_watchers = set()
 
     def _watch_deaths(self, watcher: Callable[[KernelEvent], None], on: bool) -> None:
         """Add (``on``) or remove a ``died`` watcher; callable from any thread."""
