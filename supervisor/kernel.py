@@ -363,7 +363,7 @@ class KernelActor(Actor):
                     await retiring.released.wait()
         elif isinstance(action, lc.Handover):
             assert self._nursery is not None
-            self._nursery.start_soon(self._retire_in_background, action.actions)
+            self._nursery.start_soon(self._retire_in_background, action.n, action.actions)
         elif isinstance(action, lc.Delegate):
             return self._hand_to_delegate(action.request, now)
         elif isinstance(action, lc.Defer):
@@ -391,12 +391,18 @@ class KernelActor(Actor):
         else:  # pragma: no cover - the lifecycle returned an action this place cannot do
             raise AssertionError(f"{self.name}: cannot perform {action!r} here")
 
-    async def _retire_in_background(self, actions: Iterable[lc.Action]) -> None:
-        """The rest of a handed-over process's escalation (supervisor/handover.py)."""
-        for action in actions:
+    async def _retire_in_background(self, n: int, actions: Iterable[lc.Action]) -> None:
+        """The rest of a handed-over process's escalation (supervisor/handover.py). It ends
+        early if the process is released elsewhere (the actor closing)."""
+        pending = deque(actions)
+        while pending:
+            action = pending.popleft()
+            if n not in self._incs and not isinstance(action, lc.Emit | lc.Log):
+                return
             outcome = await self._perform(action)
             if outcome is not None:
-                await self._drive(outcome)
+                pending.extend(self.lifecycle.handle(outcome))
+                self._mirror()
 
     def _hand_to_delegate(self, request: RelaunchRequest, now: float) -> _Outcome:
         assert self._delegate is not None
