@@ -1,55 +1,47 @@
 """The kernel actor: the I/O driver of one kernel's :class:`KernelLifecycle`.
 
-Every rule about the kernel's life is in :mod:`~jupyter_client.supervisor.lifecycle` (sans-io,
-tested without processes); this actor owns what those rules act on (the processes, their
-control sockets and heartbeats) and turns what happens to them into the lifecycle's events.
-Why it looks like this (docs/architecture.md, "Kernel lifecycle"; upstream.md §7-8, §16):
+Every rule about the kernel's life (what a death is, the stop escalation, the restart handover,
+the policy's questions, hang detection) is in :mod:`~jupyter_client.supervisor.lifecycle`,
+sans-io and tested without processes. This actor owns what those rules act on (processes, see
+:mod:`~jupyter_client.supervisor.incarnation`), feeds the lifecycle what happens to them, and
+performs its actions (docs/architecture.md, "Kernel lifecycle"; upstream.md §7-8, §16):
 
-* **Everything is awaited on events.** Upstream polls ``is_alive`` every 0.1 s while shutting
-  down and every 3 s to notice deaths. Here the process's exit event (a pidfd, see
-  :mod:`jupyter_client.actors.process`) ends each shutdown step the moment the kernel exits and
-  reports an unexpected death within milliseconds.
-* **Deaths are serialised with commands.** A watcher task reports an exit at once (event log,
-  ``died``); the lifecycle returns the handling of the death as a deferred event, which goes
-  into the mailbox behind the command running now (upstream issue #606).
-* **Hangs count as deaths.** With ``heartbeat`` set, a kernel whose heart has beaten once and
-  then misses ``hung_after`` consecutive beats is killed; one that has not answered a single
-  beat within ``startup_timeout`` is killed too (event ``start_timeout``).
-* **Squatted ports are noticed**, and **the restart may be delegated** (``delegate_restart``:
-  the façade's restarter runs upstream's sequence; a failure comes back through
-  :meth:`KernelActor.restart_failed`). See the lifecycle's docstring.
+* **Everything is awaited on events.** Upstream polls ``is_alive`` (0.1 s while shutting down,
+  3 s to notice deaths); here a pidfd makes the exit an event, so each shutdown step ends the
+  moment the kernel exits and an unexpected death is reported within milliseconds.
+* **Deaths are serialised with commands.** A watcher reports an exit at once (``died``); the
+  lifecycle returns the handling as a deferred event, which joins the mailbox behind the
+  command running now (upstream issue #606).
 * **The façade keeps the files.** ``prepare(newports)`` returns a :class:`LaunchSpec`; the
-  actor never writes connection files or reads kernelspecs.
+  actor never writes connection files or reads kernelspecs. ``delegate_restart`` (the façade's
+  restarter) may take over relaunches; a failure comes back through :meth:`restart_failed`.
 
-Event kinds (``KernelEvent.kind``; also passed to ``on_event`` as they happen): ``started``,
-``start_failed``, ``died``, ``hung``, ``start_timeout`` (no first heartbeat in time),
-``restart`` (auto-restart about to happen: upstream's "restart" callbacks), ``restarted``,
-``dead`` (the policy gave up: upstream's "dead" callbacks), ``stopped`` (our shutdown ended it;
-``detail`` names the step that did).
+Event kinds (``KernelEvent.kind``, also passed to ``on_event``): ``started``, ``start_failed``,
+``died``, ``hung``, ``start_timeout``, ``restart`` (upstream's "restart" callbacks),
+``restarted``, ``dead`` (the policy gave up: upstream's "dead" callbacks), ``stopped``
+(``detail`` names the shutdown step that ended it).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import trio
-import zmq
 from trio_util import AsyncValue
 
 from jupyter_client.actors.actor import Actor
-from jupyter_client.actors.curve import CurveClient
-from jupyter_client.actors.heartbeat import HeartbeatActor
 from jupyter_client.actors.process import ExitInfo, ProcessActor
-from jupyter_client.actors.wire import SessionLike, channel_url
-from jupyter_client.actors.zsocket import ZContext, ZSocket
+from jupyter_client.actors.wire import SessionLike
+from jupyter_client.actors.zsocket import ZContext
 from jupyter_client.supervisor import lifecycle_events as lc
 from jupyter_client.supervisor.handover import ports_bound, ports_released
+from jupyter_client.supervisor.incarnation import Incarnation, LaunchError, spawn
 from jupyter_client.supervisor.kernel_types import (
     InterruptMode,
     KernelAlreadyRunning,
@@ -60,7 +52,6 @@ from jupyter_client.supervisor.kernel_types import (
     LaunchSpec,
     ShutdownStep,
     default_session,
-    first_error,
 )
 from jupyter_client.supervisor.lifecycle import KernelLifecycle
 from jupyter_client.supervisor.lifecycle_events import RelaunchRequest
@@ -83,22 +74,6 @@ log = logging.getLogger("jupyter_client.supervisor.kernel")
 
 #: Outcomes of actions, fed back to the lifecycle as its next event.
 _Outcome = lc.Event | None
-
-
-class _Incarnation:
-    """The I/O side of one process of the kernel (the lifecycle's process ``n``)."""
-
-    def __init__(self, n: int, spec: LaunchSpec, proc: ProcessActor) -> None:
-        self.n = n
-        self.spec = spec
-        self.proc = proc
-        self.session: SessionLike | None = None
-        self.control: ZSocket | None = None
-        self.hb: HeartbeatActor | None = None
-        self.scope = trio.CancelScope()
-        self.done = trio.Event()  # its helper tasks have ended
-        self.known = trio.Event()  # the lifecycle has taken the launch in
-        self.released = trio.Event()  # reaped, helpers closed
 
 
 class KernelActor(Actor):
@@ -143,7 +118,7 @@ class KernelActor(Actor):
         self.events: deque[KernelEvent] = deque(maxlen=max_events)
         #: Connection info of the current (or last) launch.
         self.connection_info: dict[str, Any] | None = None
-        self._incs: dict[int, _Incarnation] = {}
+        self._incs: dict[int, Incarnation] = {}
         #: pid, exit and connection info of recently released processes (for the events that
         #: name them, and the port probe after an early death).
         self._ended: OrderedDict[int, tuple[int | None, ExitInfo | None, dict[str, Any]]] = (
@@ -271,7 +246,7 @@ class KernelActor(Actor):
     def state_value(self) -> KernelState:
         return self.kernel_state.value
 
-    def _current_inc(self) -> _Incarnation | None:
+    def _current_inc(self) -> Incarnation | None:
         n = self.lifecycle.current
         return None if n is None else self._incs.get(n)
 
@@ -379,13 +354,13 @@ class KernelActor(Actor):
         if isinstance(action, lc.Signal):
             self._incs[action.n].proc.send_signal(action.signum)
         elif isinstance(action, lc.Control):
-            self._send_control(self._incs[action.n], action.msg_type, action.content)
+            self._incs[action.n].send_control(self.kernel_id, action.msg_type, action.content)
         elif isinstance(action, lc.Snapshot):
             self._incs[action.n].proc.snapshot_descendants()
         elif isinstance(action, lc.Emit):
             self._emit(action)
         elif isinstance(action, lc.Log):
-            pid = self._pid_of(action.n)
+            pid, _ = self._facts(action.n)
             where = "" if pid is None else f" (pid {pid})"
             log.log(action.level, "kernel %s%s%s", self.kernel_id, where, action.message)
         else:  # pragma: no cover - the lifecycle returned an action this place cannot do
@@ -416,166 +391,54 @@ class KernelActor(Actor):
     # -- launching ---------------------------------------------------------------------------
     async def _launch(self, n: int, newports: bool) -> lc.Event:
         started_at = trio.current_time()
+        assert self._nursery is not None and self.ctx is not None
         try:
-            spec = await self.prepare(newports)
-        except Exception as exc:
-            return self._failed(
-                n, exc, f"prepare: {exc!r}", f"preparing the launch failed: {exc!r}"
-            )
-        proc = ProcessActor(
-            spec.argv, env=spec.env, cwd=spec.cwd, independent=spec.independent,
-            popen_kwargs=spec.popen_kwargs, name=f"{self.name}-p{n}",
-        )  # fmt: skip
-        assert self._nursery is not None
-        try:
-            await self._nursery.start(proc.run)
-        except Exception as exc:
-            cause = first_error(exc)
-            return self._failed(n, cause, repr(cause), f"cannot launch {spec.argv[:1]}: {cause}")
-        if spec.registration is not None:
             try:
-                spec.connection_info = await self._await_registration(spec, proc)
+                spec = await self.prepare(newports)
             except Exception as exc:
-                await proc.kill_tree()
-                proc.cancel()
-                with trio.CancelScope(shield=True):
-                    await proc.wait_done()
-                return self._failed(n, exc, f"registration: {exc}",
-                                    f"no registration from the kernel: {exc}")  # fmt: skip
-        inc = _Incarnation(n, spec, proc)
+                raise LaunchError(
+                    f"prepare: {exc!r}", f"preparing the launch failed: {exc!r}"
+                ) from exc
+            inc = await spawn(n, spec, self._nursery, self.name)
+        except LaunchError as exc:
+            self._launch_error = exc.__cause__  # the cause of the command's KernelStartError
+            message = f"kernel {self.kernel_id}: {exc.message}"
+            return lc.LaunchFailed(n, trio.current_time(), exc.detail, message)
         self.connection_info = spec.connection_info
         self._incs[n] = inc
-        await self._nursery.start(self._run_incarnation, inc)
+        await self._nursery.start(partial(
+            inc.run, self.ctx, self.session_factory, heartbeat=self.heartbeat,
+            startup_timeout=self.startup_timeout,
+            on_missed=lambda count: self._drive_now(lc.MissedBeats(n, count)),
+            on_first_beat=lambda: self._drive_now(lc.FirstBeat(n)),
+            on_startup_timeout=lambda timeout: self._drive_now(lc.StartupTimeout(n, timeout)),
+            on_exit=lambda info: self._drive(lc.ExitSeen(n, trio.current_time(), info)),
+            name=self.name,
+        ))  # fmt: skip
         return lc.Launched(n, started_at, " ".join(spec.argv[:3]))
-
-    def _failed(self, n: int, error: BaseException, detail: str, message: str) -> lc.Event:
-        self._launch_error = error  # the cause of the KernelStartError the command raises
-        return lc.LaunchFailed(
-            n, trio.current_time(), detail, f"kernel {self.kernel_id}: {message}"
-        )
-
-    @staticmethod
-    async def _await_registration(spec: LaunchSpec, proc: ProcessActor) -> dict[str, Any]:
-        """The kernel's registered connection info, or an error if it exits first."""
-        assert spec.registration is not None
-        result: dict[str, Any] | None = None
-        error: BaseException | None = None
-        async with trio.open_nursery() as nursery:
-
-            async def register() -> None:
-                nonlocal result, error
-                try:
-                    result = await spec.registration()  # type: ignore[misc]
-                except Exception as exc:
-                    error = exc
-                nursery.cancel_scope.cancel()
-
-            async def exited() -> None:
-                await proc.exit.wait_value(lambda e: e is not None)
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(register)
-            nursery.start_soon(exited)
-        if error is not None:
-            raise error
-        if result is None:
-            exit_info = proc.exit.value
-            raise RuntimeError(
-                "the kernel exited before registering its ports"
-                + (f" ({exit_info.describe()})" if exit_info is not None else "")
-            )
-        return result
-
-    async def _run_incarnation(
-        self, inc: _Incarnation, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        """The helpers of one process: control socket, heartbeat, exit watcher."""
-        assert self.ctx is not None
-        try:
-            with inc.scope:
-                async with trio.open_nursery() as nursery:
-                    info = inc.spec.connection_info
-                    # The kernel's sockets are CURVE servers when the info carries its key:
-                    # our control socket and heartbeat must be CURVE clients, or the kernel
-                    # silently drops them (a hang the heartbeat would misreport).
-                    curve = CurveClient.from_info(info)
-                    if "control_port" in info and "ip" in info:
-                        inc.session = self.session_factory(info)
-                        inc.control = self.ctx.socket(zmq.DEALER)
-                        if curve is not None:
-                            curve.apply(inc.control)
-                        inc.control.connect(channel_url(info, "control"))
-                    if self.heartbeat is not None and "hb_port" in info and "ip" in info:
-                        hb = inc.hb = HeartbeatActor(
-                            self.ctx, channel_url(info, "hb"), time_to_dead=self.heartbeat,
-                            on_heart_stopped=lambda _since: self._drive_now(
-                                lc.MissedBeats(inc.n, hb.missed_beats.value)),
-                            name=f"{self.name}-hb", curve=curve,
-                        )  # fmt: skip
-                        await nursery.start(hb.run)
-                        nursery.start_soon(self._note_beats, inc, hb)
-                    nursery.start_soon(self._watch, inc)
-                    task_status.started()
-        finally:
-            if inc.control is not None:
-                inc.control.close()
-            inc.done.set()
-
-    async def _note_beats(self, inc: _Incarnation, hb: HeartbeatActor) -> None:
-        await inc.known.wait()
-        deadline = self.startup_timeout
-        with trio.move_on_after(deadline if deadline is not None else math.inf):
-            await hb.wait_beating()
-            self._drive_now(lc.FirstBeat(inc.n))
-            return
-        assert deadline is not None
-        self._drive_now(lc.StartupTimeout(inc.n, deadline))
-
-    async def _watch(self, inc: _Incarnation) -> None:
-        info = await inc.proc.exit.wait_value(lambda e: e is not None)
-        await inc.known.wait()  # an exit before the lifecycle knew the process is still seen
-        await self._drive(lc.ExitSeen(inc.n, trio.current_time(), info))
 
     async def _release(self, n: int) -> None:
         """Reap process ``n`` and close its helpers (its tree is killed first)."""
         inc = self._incs.get(n)
         if inc is None:
             return
-        with trio.CancelScope(shield=True):
-            await inc.proc.kill_tree()
-            inc.scope.cancel()
-            inc.proc.cancel()
-            await inc.done.wait()
-            await inc.proc.wait_done()
+        await inc.release()
         del self._incs[n]
         self._ended[n] = (inc.proc.pid, inc.proc.exit.value, inc.spec.connection_info)
         while len(self._ended) > 8:
             self._ended.popitem(last=False)
-        inc.released.set()
-
-    def _send_control(self, inc: _Incarnation, msg_type: str, content: dict[str, Any]) -> None:
-        if inc.control is None or inc.session is None:
-            log.warning("kernel %s: no control channel for %s", self.kernel_id, msg_type)
-            return
-        msg = inc.session.msg(msg_type, content)
-        if not inc.control.send_multipart_nowait(inc.session.serialize(msg)):
-            log.warning("kernel %s: control channel full, %s not sent", self.kernel_id, msg_type)
 
     # -- events --------------------------------------------------------------------------------
-    def _pid_of(self, n: int | None) -> int | None:
+    def _facts(self, n: int | None) -> tuple[int | None, ExitInfo | None]:
+        """pid and exit status of process ``n`` (live, or released recently)."""
         inc = None if n is None else self._incs.get(n)
         if inc is not None:
-            return inc.proc.pid
-        return None if n is None or n not in self._ended else self._ended[n][0]
-
-    def _exit_of(self, n: int | None) -> ExitInfo | None:
-        inc = None if n is None else self._incs.get(n)
-        if inc is not None:
-            return inc.proc.exit.value
-        return None if n is None or n not in self._ended else self._ended[n][1]
+            return inc.proc.pid, inc.proc.exit.value
+        ended = None if n is None else self._ended.get(n)
+        return (None, None) if ended is None else (ended[0], ended[1])
 
     def _emit(self, action: lc.Emit) -> None:
-        pid, exit_info = self._pid_of(action.n), self._exit_of(action.n)
+        pid, exit_info = self._facts(action.n)
         event = KernelEvent(action.kind, time.time(), trio.current_time(), pid,
                             exit_info if action.with_exit else None, action.detail,
                             self.lifecycle.restarts)  # fmt: skip

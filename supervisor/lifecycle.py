@@ -26,13 +26,9 @@ The contract with the driver:
   handed over by a restart (supervisor/handover.py) keeps its own escalation here while its
   successor runs; the driver drives it from a background task (:class:`Handover`).
 
-States (:class:`KernelState`), as ``kernel_state`` shows them::
-
-    STOPPED --start--> STARTING --launched--> RUNNING --death, policy restarts--> RESTARTING
-       ^                  |                      |  \\                               |
-       |             launch failed               |   stop --> (escalation) --> STOPPED |
-       |                  v                      |                                    |
-       +----------------- DEAD <--policy gives up or no policy--+  <-- launched ------+
+States (:class:`KernelState`) and the transitions between them are the table
+``lifecycle_events.TRANSITIONS``; docs/architecture.md draws it (``mermaid()``), and the
+state-machine test fails on any transition the table does not list.
 """
 
 from __future__ import annotations

@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_client.supervisor.kernel_types import KernelState
+
 __all__ = [
+    "TRANSITIONS",
+    "mermaid",
     "Action",
     "AwaitRelease",
     "Closing",
@@ -332,3 +336,33 @@ Action = (
     Launch | Signal | Control | Snapshot | KillTree | WaitExit | AwaitRelease | ProbePorts
     | Release | Handover | WaitRetiring | Delegate | Emit | Log | Defer | Fail
 )  # fmt: skip
+
+
+# -- states ---------------------------------------------------------------------------------
+_S = KernelState
+#: Every change of ``state`` the lifecycle makes: (from, to, why).
+TRANSITIONS: tuple[tuple[KernelState, KernelState, str], ...] = (
+    (_S.STOPPED, _S.STARTING, "start"),
+    (_S.DEAD, _S.STARTING, "start"),
+    (_S.RUNNING, _S.STARTING, "start (its death not handled yet)"),
+    (_S.RESTARTING, _S.STARTING, "start (a delegated relaunch)"),
+    (_S.STARTING, _S.RUNNING, "launched"),
+    (_S.STARTING, _S.DEAD, "launch failed"),
+    (_S.RUNNING, _S.STOPPED, "stop"),
+    (_S.RESTARTING, _S.STOPPED, "stop"),
+    (_S.DEAD, _S.STOPPED, "stop"),
+    (_S.RUNNING, _S.RESTARTING, "restart, or a death the policy restarts"),
+    (_S.STOPPED, _S.RESTARTING, "restart"),
+    (_S.DEAD, _S.RESTARTING, "restart"),
+    (_S.RESTARTING, _S.RUNNING, "relaunched"),
+    (_S.RESTARTING, _S.DEAD, "relaunch failed, or the policy gives up"),
+    (_S.RUNNING, _S.DEAD, "death: the policy gives up, or no policy"),
+)
+
+
+def mermaid() -> str:
+    """:data:`TRANSITIONS` as a mermaid state diagram (docs/architecture.md holds a copy that
+    a test compares with this)."""
+    lines = ["stateDiagram-v2", "    [*] --> STOPPED"]
+    lines += [f"    {a.name} --> {b.name}: {why}" for a, b, why in TRANSITIONS]
+    return "\n".join(lines) + "\n"

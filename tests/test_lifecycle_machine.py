@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import signal
 from collections import deque
+from pathlib import Path
 
 import hypothesis.strategies as st
 import pytest
@@ -27,11 +28,13 @@ from jupyter_client.supervisor.kernel_types import (
     KernelState,
 )
 from jupyter_client.supervisor.lifecycle import KernelLifecycle
+from jupyter_client.supervisor.lifecycle_events import TRANSITIONS, mermaid
 from jupyter_client.supervisor.policy import RestartPolicy
 
 LIMIT = 3
 #: An outcome hypothesis should draw now and then, not half the time (failed launches would
 #: otherwise crowd out the long runs that reach the restart limit).
+ALLOWED = {(a, b) for a, b, _ in TRANSITIONS}
 RARELY = st.sampled_from([False, False, False, True])
 
 
@@ -83,7 +86,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         failed = False
         pending: deque[lc.Event] = deque([event])
         while pending:
-            for action in self.lc.handle(pending.popleft()):
+            before = self.lc.state
+            actions = self.lc.handle(pending.popleft())
+            if self.lc.state is not before:
+                assert (before, self.lc.state) in ALLOWED, f"{before} -> {self.lc.state}"
+            for action in actions:
                 if isinstance(action, lc.Fail):
                     failed = True
                     continue
@@ -327,3 +334,10 @@ LifecycleMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )  # fmt: skip
 test_lifecycle_machine = pytest.mark.timeout(300)(LifecycleMachine.TestCase)
+
+
+def test_the_documented_diagram_is_the_transition_table() -> None:
+    """docs/architecture.md draws the lifecycle from TRANSITIONS; regenerate it with
+    ``python -c "from jupyter_client.supervisor.lifecycle import mermaid; print(mermaid())"``."""
+    doc = (Path(__file__).parent.parent / "docs" / "architecture.md").read_text()
+    assert "```mermaid\n" + mermaid() + "```" in doc
