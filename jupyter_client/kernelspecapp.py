@@ -43,16 +43,13 @@ class _KernelSpecCommand(JupyterApp):
     config_file_aliases = ("jupyter_kernelspec_config",)
 
 
-def _limit_to_missing(
-    paths: dict[str, str], specs: dict[str, Any]
-) -> tuple[dict[str, str], dict[str, Any]]:
+def _limit_to_missing(specs: dict[str, Any]) -> dict[str, Any]:
     """Keep only specs whose ``argv[0]`` neither exists nor is on PATH."""
-    missing = {
+    return {
         name: data
         for name, data in specs.items()
         if not (Path(data["spec"]["argv"][0]).exists() or which(data["spec"]["argv"][0]))
     }
-    return {k: v for k, v in paths.items() if k in missing}, missing
 
 
 class ListKernelSpecs(_KernelSpecCommand):
@@ -79,10 +76,12 @@ class ListKernelSpecs(_KernelSpecCommand):
 
     def start(self) -> dict[str, Any] | None:  # type: ignore[override]
         """Print the specs (text sorted by Jupyter path priority, or JSON)."""
-        paths = self.kernel_spec_manager.find_kernel_specs()
         specs = self.kernel_spec_manager.get_all_specs()
         if self.missing_kernels:
-            paths, specs = _limit_to_missing(paths, specs)
+            specs = _limit_to_missing(specs)
+        # From the specs that loaded, not find_kernel_specs(): a spec the manager just
+        # warned it skipped (a broken kernel.json) must not be listed as available.
+        paths = {name: data["resource_dir"] for name, data in specs.items()}
         if self.json_output:
             print(json.dumps({"kernelspecs": specs}, indent=2))
             return specs
@@ -220,9 +219,7 @@ class RemoveKernelSpec(_KernelSpecCommand):
         self.kernel_spec_manager.ensure_native_kernel = False
         spec_paths = self.kernel_spec_manager.find_kernel_specs()
         if self.missing_kernels:
-            _, missing_specs = _limit_to_missing(
-                spec_paths, self.kernel_spec_manager.get_all_specs()
-            )
+            missing_specs = _limit_to_missing(self.kernel_spec_manager.get_all_specs())
             self.spec_names = sorted(set(self.spec_names + list(missing_specs)))
         unknown = set(self.spec_names).difference(spec_paths)
         if unknown:

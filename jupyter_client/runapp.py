@@ -6,6 +6,8 @@ that one kernel (so ``b.py`` sees what ``a.py`` defined), prints the outputs as 
 kernel down at exit. With no file it runs what it reads from stdin; with ``--existing`` it
 uses a running kernel instead and leaves it running.
 
+Every file is read before the kernel starts: a missing or unreadable one ends the run with
+exit status 1 before any kernel starts or any file runs (upstream runs the files before it).
 Like upstream: the first file whose execution fails stops the run with exit status 1; Ctrl-C
 interrupts the kernel we started (it cannot interrupt an existing one); file names are also
 passed to the kernel's command line (the console mixin's default, kept for compatibility).
@@ -75,6 +77,8 @@ class RunApp(JupyterApp, JupyterConsoleApp):
     )
 
     filenames_to_run: list[str]
+    #: Each file's code, read in ``initialize`` before the kernel starts (see ``_read_files``).
+    codes_to_run: list[tuple[str, str]]
 
     def parse_command_line(self, argv: Any = None) -> None:
         """Positional arguments are the files to run (and, as upstream, kernel arguments)."""
@@ -87,10 +91,27 @@ class RunApp(JupyterApp, JupyterConsoleApp):
         """Read options and config, start (or connect to) the kernel, route Ctrl-C to it."""
         self.log.debug("jupyter run: initialize...")
         super().initialize(argv)
+        self.codes_to_run = [] if self._dispatching else self._read_files()
         JupyterConsoleApp.initialize(self)
         signal.signal(signal.SIGINT, self.handle_sigint)
         if self.kernel_manager is not None:
             atexit.register(self.kernel_manager.shutdown_kernel)
+
+    def _read_files(self) -> list[tuple[str, str]]:
+        """``(filename, code)`` for every file to run, read before any kernel starts.
+
+        A missing or unreadable file is a mistake on the command line: saying so at once
+        beats starting a kernel (seconds, for ipykernel) only to fail after it, and means
+        no file runs at all when one of them cannot be read (upstream runs the ones before).
+        """
+        codes = []
+        for filename in self.filenames_to_run:
+            try:
+                with open(filename) as fp:
+                    codes.append((filename, fp.read()))
+            except OSError as e:
+                raise RunError(f"jupyter-run cannot read {filename!r}: {e.strerror}") from None
+        return codes
 
     def handle_sigint(self, *args: Any) -> None:
         """Ctrl-C interrupts the kernel we started; an existing kernel is not ours to stop."""
@@ -130,13 +151,8 @@ class RunApp(JupyterApp, JupyterConsoleApp):
             self.log.debug("jupyter run: executing from stdin")
             self._run_code(sys.stdin.read(), "stdin")
             return
-        for filename in self.filenames_to_run:
+        for filename, code in self.codes_to_run:
             self.log.debug("jupyter run: executing `%s`", filename)
-            try:
-                with open(filename) as fp:
-                    code = fp.read()
-            except OSError as e:
-                raise RunError(f"jupyter-run cannot read {filename!r}: {e.strerror}") from None
             self._run_code(code, filename)
 
 

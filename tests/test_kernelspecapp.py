@@ -60,11 +60,25 @@ def test_list_json_same_as_upstream(base: Path) -> None:
     assert specs["python3"]["resource_dir"] == str(ROOT / ".venv/share/jupyter/kernels/python3")
 
 
-def test_list_text_same_as_upstream(base: Path) -> None:
+def test_list_text_same_as_upstream_without_the_skipped_spec(base: Path) -> None:
     env = make_env(base)
     ours, theirs = run(OURS, ["list"], env), run(THEIRS, ["list"], env)
-    assert ours[:2] == theirs[:2]
+    assert ours[0] == theirs[0] == 0
     assert ours[1].startswith("Available kernels:\n")
+    # Upstream warns that it skips `broken`, then lists it anyway; we list what loaded.
+    assert "Skipping kernelspec 'broken'" in ours[2]
+    broken = [line for line in theirs[1].splitlines() if line.split()[0] == "broken"]
+    assert len(broken) == 1
+    assert ours[1].splitlines() == [line for line in theirs[1].splitlines() if line not in broken]
+
+
+def test_list_leaves_out_a_spec_it_skipped(base: Path) -> None:
+    make_spec(base / "data", "bad-json", "{not json")
+    rc, out, err = run(OURS, ["list"], make_env(base))
+    assert rc == 0, err
+    assert "Skipping kernelspec 'bad-json'" in err
+    assert "bad-json" not in out
+    assert "alpha" in out
 
 
 def test_no_kernels(tmp_path: Path) -> None:

@@ -147,12 +147,20 @@ def test_unknown_kernel_and_unreadable_file(scripts: Path) -> None:
     assert ours.returncode == theirs.returncode == 1
     assert "Could not find kernel 'no-such'" in ours.stderr
     assert "Could not find kernel 'no-such'" in theirs.stderr
+    assert_clean(scripts)
+
+
+def test_unreadable_file_is_reported_before_any_kernel_starts(scripts: Path) -> None:
+    env = app_env(scripts)
+    # An unknown kernel fails only once the kernel is started: the file must be read first.
+    nofile = run(OURS, ["--kernel=no-such", "nofile.py"], env, cwd=scripts)
+    assert nofile.returncode == 1
+    assert nofile.stderr == "jupyter-run cannot read 'nofile.py': No such file or directory\n"
+    # With a missing file among others no file runs (upstream runs the ones before it).
     missing = run(OURS, ["first.py", "missing.py", "third.py"], env, cwd=scripts)
     assert missing.returncode == 1
-    assert missing.stdout == "first file\n"  # files before it ran, as upstream
-    assert missing.stderr.endswith(
-        "jupyter-run cannot read 'missing.py': No such file or directory\n"
-    )
+    assert missing.stdout == ""
+    assert missing.stderr == "jupyter-run cannot read 'missing.py': No such file or directory\n"
     assert_clean(scripts)
 
 
