@@ -101,6 +101,8 @@ class JupyterConsoleApp(ConnectionFileMixin):
     """
 
     classes = classes
+    #: Set by JupyterApp (the class this mixes into) while it hands over to a subcommand.
+    _dispatching: bool = False
     flags = Dict(flags)
     aliases = Dict(aliases)
     kernel_manager_class = Type(
@@ -298,7 +300,7 @@ class JupyterConsoleApp(ConnectionFileMixin):
         ``--generate-config``) or only shows its config (``--show-config``): no kernel is
         started for those.
         """
-        if getattr(self, "_dispatching", False):
+        if self._dispatching:
             return
         if getattr(self, "show_config", False) or getattr(self, "show_config_json", False):
             return

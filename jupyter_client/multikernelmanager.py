@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import zmq
+from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Any as AnyTrait
 from traitlets import Bool, DottedObjectName, Instance, Unicode, default, observe
 from traitlets.config import LoggingConfigurable
@@ -31,7 +32,7 @@ from traitlets.utils.importstring import import_item
 from jupyter_client._lifecycle import await_future, call_public, gather, owner_home_spawner
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
-from jupyter_client.protocol.paths import jupyter_runtime_dir
+from jupyter_client.provisioning._hosting import own_kernel_hosts
 
 if TYPE_CHECKING:
     from jupyter_client.actors.runtime import Home
@@ -115,9 +116,9 @@ class MultiKernelManager(LoggingConfigurable):
         self._kernels: dict[str, Any] = {}
         self._pending_kernels: dict[str, Any] = {}
         self._external: set[str] = set()
-        # Our kernels' KernelHosts, one per home; LocalProvisioner looks this up on its
-        # manager's parent (provisioning._hosting.hosted_kernels_for).
-        self._kernel_hosts: dict[Any, Any] = {}
+        # Our kernels get KernelHosts of their own, one per home, which LocalProvisioner finds
+        # through its manager's parent (provisioning._hosting.hosted_kernels_for).
+        own_kernel_hosts(self)
 
     def __del__(self) -> None:
         try:

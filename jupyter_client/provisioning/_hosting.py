@@ -33,7 +33,7 @@ from jupyter_client.supervisor.kernel import KernelActor
 
 log = logging.getLogger("jupyter_client.provisioning")
 
-__all__ = ["HostedKernels", "hosted_kernels_for"]
+__all__ = ["HostedKernels", "hosted_kernels_for", "own_kernel_hosts"]
 
 
 class HostedKernels:
@@ -121,11 +121,21 @@ class HostedKernels:
 
 
 _defaults: weakref.WeakKeyDictionary[Home, HostedKernels] = weakref.WeakKeyDictionary()
+#: Owners (multi-kernel managers) whose kernels are hosted apart from the home's default.
+_owned: weakref.WeakKeyDictionary[Any, dict[Home, HostedKernels]] = weakref.WeakKeyDictionary()
+
+
+def own_kernel_hosts(owner: Any) -> None:
+    """Give ``owner``'s kernels hosts of their own (a MultiKernelManager calls this)."""
+    _owned[owner] = {}
 
 
 def hosted_kernels_for(home: Home, owner: Any = None) -> HostedKernels:
     """The hosting of ``owner`` (a MultiKernelManager) in ``home``, else the home's default."""
-    hosts: dict[Home, HostedKernels] | None = getattr(owner, "_kernel_hosts", None)
+    try:
+        hosts = _owned.get(owner) if owner is not None else None
+    except TypeError:  # an owner that cannot be weakly referenced or hashed: not an owner
+        hosts = None
     if hosts is not None:
         if home not in hosts:
             hosts[home] = HostedKernels(home, name=f"kernel-host-{id(owner):x}")
