@@ -212,6 +212,18 @@ class KernelChannels(Actor):
                         await _close_unstarted(child)
                 await ctx.aclose()
 
+    async def stop(self) -> None:
+        """Graceful stop, also of an instance whose :meth:`run` has not begun yet.
+
+        A client spawns this actor in ``start_channels()`` and returns at once (the handles
+        work before it runs: requests wait in the outboxes, heartbeat pauses set its state).
+        A stop that arrives before the spawned ``run`` began must still wait for the sockets
+        to be opened and closed again, not return while they are about to appear (the base
+        class returns at once for an actor that never ran).
+        """
+        self.stop_nowait()
+        await self.wait_done()
+
     # -- posting (synchronous; call in the home's trio thread) ------------------------------
     def post(self, channel: str, frames: Sequence[Any]) -> None:
         """Queue ``frames`` (a serialized message) on ``channel``; never blocks."""
@@ -299,4 +311,6 @@ async def _close_unstarted(actor: Actor) -> None:
     elif isinstance(actor, IOPubActor):
         for q in actor._consumers:
             q.close(reason)
+    elif isinstance(actor, HeartbeatActor):
+        actor.close_unstarted()
     await trio.lowlevel.checkpoint()

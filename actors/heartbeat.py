@@ -15,6 +15,7 @@ once instead of after a fixed ``time_to_dead`` sleep.
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -70,11 +71,20 @@ class HeartbeatActor(Actor):
         self._sock: ZSocket | None = None
         self._beat_scope: trio.CancelScope | None = None
         self._since = 0.0
+        #: Set once the actor is over (stopped, crashed, or closed without ever running), so
+        #: any thread can wait for its end: ``HBChannel.join`` (upstream's is a Thread).
+        self.finished = threading.Event()
+        #: The thread (``threading.get_ident()`` / ``get_native_id()``) hosting the actor's
+        #: trio run, once it runs: what ``HBChannel.ident`` / ``native_id`` report.
+        self.thread_ident: int | None = None
+        self.thread_native_id: int | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
     @asynccontextmanager
     async def lifetime(self, nursery: trio.Nursery) -> AsyncIterator[None]:
         try:
+            self.thread_ident = threading.get_ident()
+            self.thread_native_id = threading.get_native_id()
             self._open()
             nursery.start_soon(self._beat, name=f"{self.name}-beat")
             yield
@@ -82,6 +92,11 @@ class HeartbeatActor(Actor):
             if self._sock is not None:
                 self._sock.close()
                 self._sock = None
+            self.finished.set()
+
+    def close_unstarted(self) -> None:
+        """The parent gave up before this actor ran: nothing to release, but waiters wake."""
+        self.finished.set()
 
     def _open(self) -> None:
         sock = self.ctx.socket(zmq.DEALER)
@@ -138,6 +153,16 @@ class HeartbeatActor(Actor):
         await self.ask(self._do_pause, False)
 
     async def _do_pause(self, pause: bool) -> None:
+        self.set_paused(pause)
+
+    def set_paused(self, pause: bool) -> None:
+        """Pause or resume at once, without the mailbox; call in the actor's trio thread.
+
+        Why a plain method besides the mailbox command: a client's ``hb_channel.unpause()``
+        comes right after ``start_channels()``, usually before this actor has run (asking it
+        then raises ``ActorStopped``). Pausing only flips state that the beat task reads, so it
+        is valid in every actor state: before the actor runs it sets where beating starts.
+        """
         if pause == self.paused.value:
             return
         self.paused.value = pause

@@ -124,17 +124,34 @@ class AsyncZMQSocketChannel(ZMQSocketChannel):
 
 
 class HBChannel(HBChannelABC):
-    """The heartbeat: a handle on the client's heartbeat actor.
+    """The heartbeat: a handle on the client's heartbeat actor, with upstream's Thread surface.
 
     ``call_handlers(since_last_heartbeat)`` is upstream's hook for a missed beat; it runs in
     the actor runtime's thread, so an override must not block.
+
+    Usable the moment ``start_channels()`` returns, before the actor has run: ``start_channels``
+    only spawns the actors (it must stay cheap and never block an asyncio or trio caller), so
+    ``pause``/``unpause`` do not ask the actor's mailbox (closed to asks until it runs) but set
+    its paused state directly in its trio thread, ordered behind earlier calls from the same
+    thread; the handle records the wish at once so ``is_beating()`` agrees immediately.
+
+    Upstream's HBChannel is a ``threading.Thread``; consumers touch ``daemon``, ``name``,
+    ``ident``, ``native_id``, ``is_alive()``, ``start()`` and ``join(timeout)``. Ours is not a
+    thread (the actor runs in the client's trio run), so these describe the actor: alive from
+    ``start_channels()`` until the channel is stopped, ``join`` returns once the actor is over,
+    ``ident``/``native_id`` are those of the thread hosting it (None until it first runs).
     """
 
     time_to_dead: float = 1.0
+    _counter = 0
 
     def __init__(self, actor: HeartbeatActor, link: _Link) -> None:
         self._actor = actor
         self._link: _Link | None = link
+        self._paused = actor.paused.value
+        HBChannel._counter += 1
+        self.name = f"HBChannel-{HBChannel._counter}"
+        self.daemon = True  # as upstream's: never keeps the interpreter alive
         actor.on_heart_stopped = self._on_heart_stopped
 
     def _on_heart_stopped(self, since_last_heartbeat: float) -> None:
@@ -146,32 +163,30 @@ class HBChannel(HBChannelABC):
     def call_handlers(self, since_last_heartbeat: float) -> None:
         """Called on every missed beat; override to react (upstream's hook)."""
 
-    def _command(self, name: str) -> None:
+    def _set_paused(self, pause: bool) -> None:
         link = self._link
         if link is None:
             return
-        command = getattr(self._actor, name)
-        if link.home.is_current():
-            link.home.spawn(command)
-        else:
-            link.home.call_blocking(command)
+        self._paused = pause
+        link.home.run_soon(self._actor.set_paused, pause)
 
     def pause(self) -> None:
-        self._command("pause")
+        self._set_paused(True)
 
     def unpause(self) -> None:
-        self._command("unpause")
+        self._set_paused(False)
 
     def is_beating(self) -> bool:
-        return self._link is not None and self._actor.is_beating()
+        return self._link is not None and not self._paused and self._actor.is_beating()
 
     @property
     def heart(self) -> Heart:
         """Our addition: waiting, beating, missed or paused."""
         return self._actor.heart.value
 
+    # -- upstream's Thread surface ------------------------------------------------------------
     def start(self) -> None:
-        pass
+        """Nothing to do: the client started the actor in ``start_channels()``."""
 
     def stop(self) -> None:
         self._link = None
@@ -180,4 +195,22 @@ class HBChannel(HBChannelABC):
         self.stop()
 
     def is_alive(self) -> bool:
-        return self._link is not None and self._actor.running
+        return self._link is not None and not self._actor.finished.is_set()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the actor is over (after ``stop_channels()``), at most ``timeout`` s."""
+        link = self._link
+        if link is not None and link.home.is_current():
+            raise RuntimeError(
+                "cannot join the heartbeat from inside the trio run that hosts it "
+                "(it would wait for itself); use `await client.aclose()` there"
+            )
+        self._actor.finished.wait(timeout)
+
+    @property
+    def ident(self) -> int | None:
+        return self._actor.thread_ident
+
+    @property
+    def native_id(self) -> int | None:
+        return self._actor.thread_native_id
