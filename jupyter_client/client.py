@@ -200,7 +200,15 @@ class KernelClient(ConnectionFileMixin):
         hb: bool = True,
         control: bool = True,
     ) -> None:
-        """Start the channel actors (iopub first, as upstream) and allow stdin if asked."""
+        """Start the channel actors (iopub first, as upstream) and allow stdin if asked.
+
+        This only spawns the actors in their home and returns: it never waits for them, so it
+        stays cheap and never blocks an asyncio or trio caller's loop. Every channel handle is
+        nonetheless usable at once (``jupyter console`` calls ``hb_channel.unpause()`` on the
+        next line): sends wait in the channel's outbox until its socket exists, reads wait on
+        queues built with the actors, heartbeat pauses set the actor's state in its thread
+        whether or not it runs yet, and ``is_alive()`` is true from here until the stop.
+        """
         self._ensure_channels(shell=shell, iopub=iopub, stdin=stdin, hb=hb, control=control)
         self.allow_stdin = stdin
         wanted = {"iopub": iopub, "shell": shell, "stdin": stdin, "hb": hb, "control": control}
