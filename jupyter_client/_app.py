@@ -6,7 +6,7 @@ use), so :class:`JupyterApp` here is the part of it they need, with the same obs
 behaviour, so that a user's existing Jupyter config keeps working:
 
 * the Jupyter dirs as traits (``config_dir``, ``data_dir``, ``runtime_dir``, ``jupyter_path``),
-  computed by :mod:`jupyter_client.protocol.paths` exactly as jupyter_core computes them;
+  computed by :mod:`jupyter_core.paths`, as for upstream;
 * config files, each as ``<name>.py`` and ``<name>.json`` in every dir of the config path
   (``JUPYTER_CONFIG_DIR`` or ``~/.jupyter``, ``JUPYTER_CONFIG_PATH``, ``{sys.prefix}/etc/jupyter``,
   ``/usr/local/etc/jupyter``, ``/etc/jupyter``; earlier dirs win). Loaded in this order, each
@@ -31,17 +31,16 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any, ClassVar
 
-from traitlets import Bool, List, Unicode, observe
-from traitlets.config import Application, catch_config_error
-from traitlets.config.loader import ConfigFileNotFound
-
-from jupyter_client.protocol.paths import (
+from jupyter_core.paths import (
     jupyter_config_dir,
     jupyter_config_path,
     jupyter_data_dir,
     jupyter_path,
     jupyter_runtime_dir,
 )
+from traitlets import Bool, List, Unicode, observe
+from traitlets.config import Application, catch_config_error
+from traitlets.config.loader import ConfigFileNotFound
 
 __all__ = ["BASE_CONFIG_NAME", "JupyterApp", "base_aliases", "base_flags", "ensure_dir"]
 

@@ -19,6 +19,7 @@ from getpass import getpass
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import zmq
+from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from traitlets import Bool, Bytes, CaselessStrEnum, Instance, Integer, Type, Unicode, observe
 from traitlets.config import LoggingConfigurable, SingletonConfigurable
 
@@ -32,7 +33,6 @@ from jupyter_client.protocol.connection import (
     read_connection_file,
     secure_write,
 )
-from jupyter_client.protocol.paths import jupyter_data_dir, jupyter_runtime_dir
 from jupyter_client.protocol.ports import default_allocator
 from jupyter_client.utils import _filefind
 

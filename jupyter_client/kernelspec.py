@@ -15,6 +15,7 @@ import shutil
 import warnings
 from typing import Any
 
+from jupyter_core.paths import SYSTEM_JUPYTER_PATH, jupyter_data_dir, jupyter_path
 from traitlets import Bool, CaselessStrEnum, Dict, HasTraits, List, Set, Type, Unicode, observe
 from traitlets.config import LoggingConfigurable
 
@@ -24,7 +25,6 @@ from jupyter_client.protocol.kernelspec import (
     NATIVE_KERNEL_NAME,
     KernelSpecError,
 )
-from jupyter_client.protocol.paths import jupyter_data_dir, jupyter_path, system_jupyter_path
 
 __all__ = [
     "NATIVE_KERNEL_NAME",
@@ -276,7 +276,7 @@ class KernelSpecManager(LoggingConfigurable):
             return os.path.join(self.user_kernel_dir, kernel_name)
         if prefix:
             return os.path.join(os.path.abspath(prefix), "share", "jupyter", "kernels", kernel_name)
-        return os.path.join(system_jupyter_path()[0], "kernels", kernel_name)
+        return os.path.join(SYSTEM_JUPYTER_PATH[0], "kernels", kernel_name)
 
     def install_kernel_spec(
         self,

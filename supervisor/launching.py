@@ -18,13 +18,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_core.paths import jupyter_path
+
 from jupyter_client.protocol.connection import (
     dumps_connection,
     read_connection_file,
     secure_write,
 )
 from jupyter_client.protocol.kernelspec import find_spec_dir, load_kernel_json
-from jupyter_client.protocol.paths import jupyter_path
 from jupyter_client.protocol.ports import default_allocator
 from jupyter_client.supervisor.kernel import LaunchSpec
 

@@ -27,8 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psutil
-
-from jupyter_client.protocol.paths import jupyter_runtime_dir
+from jupyter_core.paths import jupyter_runtime_dir
 
 __all__ = [
     "AlreadyRunning",
