@@ -36,7 +36,7 @@ import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 import trio
@@ -50,7 +50,7 @@ from jupyter_client.actors.launch import (
     should_close_stdin,
 )
 
-__all__ = ["ExitInfo", "ProcessActor", "SPAWNER_THREAD_NAME", "spawn_async"]
+__all__ = ["ExitInfo", "ProcessActor", "ProcessHandle", "SPAWNER_THREAD_NAME", "spawn_async"]
 
 log = logging.getLogger("jupyter_client.actors.process")
 
@@ -69,6 +69,8 @@ class ExitInfo:
     pid: int
     returncode: int
     signal: str | None
+    #: False for a process that was not our child (re-adopted): nobody told us its status.
+    known: bool = True
 
     @classmethod
     def from_returncode(cls, pid: int, returncode: int) -> ExitInfo:
@@ -81,6 +83,8 @@ class ExitInfo:
         return cls(pid, returncode, name)
 
     def describe(self) -> str:
+        if not self.known:
+            return "exit status unknown (not our child)"
         return f"killed by {self.signal}" if self.signal else f"exit code {self.returncode}"
 
 
@@ -341,3 +345,32 @@ class ProcessActor(Actor):
         with trio.move_on_after(float("inf") if timeout is None else timeout):
             await self.exit.wait_value(lambda e: e is not None)
         return self.exit.value
+
+
+class ProcessHandle(Protocol):
+    """What the kernel actor needs of a process it owns: :class:`ProcessActor` for one we
+    spawned, :class:`~jupyter_client.actors.adopted.AdoptedProcessActor` for one we adopted.
+    Both are actors: run with ``nursery.start(handle.run)``, stopped with ``cancel``."""
+
+    exit: AsyncValue[ExitInfo | None]
+
+    @property
+    def pid(self) -> int | None: ...
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None: ...
+
+    def cancel(self) -> None: ...
+
+    async def wait_done(self) -> Any: ...
+
+    def poll(self) -> int | None: ...
+
+    def send_signal(self, signum: int) -> None: ...
+
+    def terminate(self) -> None: ...
+
+    def snapshot_descendants(self) -> int: ...
+
+    async def kill_tree(self, timeout: float = ...) -> ExitInfo | None: ...
+
+    async def wait(self, timeout: float | None = None) -> ExitInfo | None: ...

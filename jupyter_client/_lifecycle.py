@@ -204,13 +204,13 @@ async def call_public(km: Any, name: str, *args: Any, **kwargs: Any) -> Any:
 
     unchanged = getattr(KernelManager, name, None)
     if unchanged is not None and getattr(type(km), name, None) is unchanged:
-        base = {
+        bases: dict[str, Callable[..., Awaitable[Any]]] = {
             "start_kernel": KernelLifecycleMixin._async_start_kernel,
             "shutdown_kernel": KernelLifecycleMixin._async_shutdown_kernel,
             "restart_kernel": KernelLifecycleMixin._async_restart_kernel,
             "interrupt_kernel": KernelLifecycleMixin._async_interrupt_kernel,
-        }[name]  # the coroutine upstream's run_sync wrapper runs
-        return await base(km, *args, **kwargs)
+        }  # the coroutines upstream's run_sync wrappers run
+        return await bases[name](km, *args, **kwargs)
     call = functools.partial(method, *args, **kwargs)
     if not runtime_home().is_current():
         return await maybe_await(call())

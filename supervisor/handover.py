@@ -26,7 +26,7 @@ from typing import Any
 
 import trio
 
-from jupyter_client.actors.process import ProcessActor
+from jupyter_client.actors.process import ProcessHandle
 from jupyter_client.supervisor.port_probe import CHANNELS, held_ports
 
 __all__ = ["ports_bound", "ports_released"]
@@ -52,7 +52,7 @@ def ports_bound(info: Mapping[str, Any]) -> bool:
     return all(held.get(c) == p for c, p in ports.items() if isinstance(p, int))
 
 
-async def ports_released(proc: ProcessActor, info: Mapping[str, Any], timeout: float) -> bool:
+async def ports_released(proc: ProcessHandle, info: Mapping[str, Any], timeout: float) -> bool:
     """True as soon as every tcp port in ``info`` is free again while ``proc`` still runs;
     False when the process exits first, ``timeout`` passes, or the transport is not tcp
     (the caller then waits for the exit as usual)."""

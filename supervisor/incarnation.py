@@ -17,14 +17,15 @@ from typing import Any
 import trio
 import zmq
 
+from jupyter_client.actors.adopted import AdoptedProcessActor
 from jupyter_client.actors.curve import CurveClient
 from jupyter_client.actors.heartbeat import HeartbeatActor
-from jupyter_client.actors.process import ExitInfo, ProcessActor
+from jupyter_client.actors.process import ExitInfo, ProcessActor, ProcessHandle
 from jupyter_client.actors.wire import SessionLike, channel_url
 from jupyter_client.actors.zsocket import ZContext, ZSocket
 from jupyter_client.supervisor.kernel_types import LaunchSpec, first_error
 
-__all__ = ["Incarnation", "LaunchError", "spawn"]
+__all__ = ["Incarnation", "LaunchError", "adopt", "spawn"]
 
 log = logging.getLogger("jupyter_client.supervisor.kernel")
 
@@ -42,7 +43,7 @@ class LaunchError(Exception):
 class Incarnation:
     """Process ``n`` of a kernel (the lifecycle's number) and its helpers."""
 
-    def __init__(self, n: int, spec: LaunchSpec, proc: ProcessActor) -> None:
+    def __init__(self, n: int, spec: LaunchSpec, proc: ProcessHandle) -> None:
         self.n = n
         self.spec = spec
         self.proc = proc
@@ -141,9 +142,19 @@ class Incarnation:
         self.released.set()
 
 
-async def spawn(n: int, spec: LaunchSpec, nursery: trio.Nursery, name: str) -> Incarnation:
-    """Start process ``n`` from ``spec`` in ``nursery`` (and await its registration, if the
-    kernel chooses its own ports); LaunchError if no process came of it."""
+async def spawn(
+    n: int,
+    prepare: Callable[[bool], Awaitable[LaunchSpec]],
+    newports: bool,
+    nursery: trio.Nursery,
+    name: str,
+) -> Incarnation:
+    """Process ``n``: ``prepare(newports)``, then spawn in ``nursery`` (and await the
+    registration, if the kernel chooses its own ports); LaunchError if no process came of it."""
+    try:
+        spec = await prepare(newports)
+    except Exception as exc:
+        raise LaunchError(f"prepare: {exc!r}", f"preparing the launch failed: {exc!r}") from exc
     proc = ProcessActor(
         spec.argv, env=spec.env, cwd=spec.cwd, independent=spec.independent,
         popen_kwargs=spec.popen_kwargs, name=f"{name}-p{n}",
@@ -164,6 +175,15 @@ async def spawn(n: int, spec: LaunchSpec, nursery: trio.Nursery, name: str) -> I
             raise LaunchError(f"registration: {exc}",
                               f"no registration from the kernel: {exc}") from exc  # fmt: skip
     return Incarnation(n, spec, proc)
+
+
+async def adopt(
+    n: int, pid: int, create_time: float, info: dict[str, Any], nursery: trio.Nursery, name: str
+) -> Incarnation:
+    """Process ``n``: the running kernel ``pid`` that a previous supervisor started."""
+    proc = AdoptedProcessActor(pid, create_time, name=f"{name}-p{n}")
+    await nursery.start(proc.run)
+    return Incarnation(n, LaunchSpec([], info), proc)
 
 
 async def _await_registration(spec: LaunchSpec, proc: ProcessActor) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from jupyter_client.actors.wire import SessionLike
 from jupyter_client.actors.zsocket import ZContext
 from jupyter_client.supervisor import lifecycle_events as lc
 from jupyter_client.supervisor.handover import ports_bound, ports_released
-from jupyter_client.supervisor.incarnation import Incarnation, LaunchError, spawn
+from jupyter_client.supervisor.incarnation import Incarnation, LaunchError, adopt, spawn
 from jupyter_client.supervisor.kernel_types import (
     InterruptMode,
     KernelAlreadyRunning,
@@ -127,6 +127,8 @@ class KernelActor(Actor):
         self._own_ctx = False
         self._nursery: trio.Nursery | None = None
         self._launch_error: BaseException | None = None
+        #: pid, create time and connection info of the process the adopt command names.
+        self._adoptee: tuple[int, float, dict[str, Any]] | None = None
 
     # -- the lifecycle's state, read through ---------------------------------------------------
     @property
@@ -136,18 +138,6 @@ class KernelActor(Actor):
     @policy.setter
     def policy(self, policy: RestartPolicy | None) -> None:
         self.lifecycle.policy = policy
-
-    @property
-    def interrupt_mode(self) -> InterruptMode:
-        return self.lifecycle.interrupt_mode
-
-    @property
-    def shutdown_wait_time(self) -> float:
-        return self.lifecycle.shutdown_wait_time
-
-    @shutdown_wait_time.setter
-    def shutdown_wait_time(self, value: float) -> None:
-        self.lifecycle.shutdown_wait_time = value
 
     @property
     def delegate_restart(self) -> Callable[[RelaunchRequest], None] | None:
@@ -168,10 +158,6 @@ class KernelActor(Actor):
     def last_start(self) -> float | None:
         """``trio.current_time()`` of the last successful spawn."""
         return self.lifecycle.last_start
-
-    @property
-    def shutting_down(self) -> bool:
-        return self.lifecycle.shutting_down
 
     @property
     def shutdown_step(self) -> ShutdownStep | None:
@@ -208,6 +194,12 @@ class KernelActor(Actor):
         shutdown, never a death."""
         return await self.ask(self._do_shutdown, now, restart, interrupt)
 
+    async def adopt(self, pid: int, create_time: float, connection_info: dict[str, Any]) -> None:
+        """Take over kernel process ``pid`` (created at ``create_time``) that a previous
+        supervisor started: from now on it is this actor's, exactly as if launched here (its
+        death goes through the policy, its stop through the escalation)."""
+        await self.ask(self._do_adopt, pid, create_time, connection_info)
+
     async def restart(self, now: bool = False, newports: bool = False) -> None:
         await self.ask(self._do_restart, now, newports)
 
@@ -239,8 +231,9 @@ class KernelActor(Actor):
 
     @property
     def process(self) -> ProcessActor | None:
+        """The current process when we spawned it (an adopted one has no ``Popen``)."""
         inc = self._current_inc()
-        return None if inc is None else inc.proc
+        return inc.proc if inc is not None and isinstance(inc.proc, ProcessActor) else None
 
     @property
     def state_value(self) -> KernelState:
@@ -264,6 +257,10 @@ class KernelActor(Actor):
     async def _do_restart(self, now: bool, newports: bool) -> None:
         bound = not now and self._bound()
         await self._drive(lc.Restart(trio.current_time(), now, newports, bound, self._gone()))
+
+    async def _do_adopt(self, pid: int, create_time: float, info: dict[str, Any]) -> None:
+        self._adoptee = (pid, create_time, info)
+        await self._drive(lc.Adopt(trio.current_time(), self._gone()))
 
     async def _do_interrupt(self) -> None:
         await self._drive(lc.Interrupt(trio.current_time(), self._gone()))
@@ -317,6 +314,8 @@ class KernelActor(Actor):
         now = trio.current_time()
         if isinstance(action, lc.Launch):
             return await self._launch(action.n, action.newports)
+        if isinstance(action, lc.AdoptProcess):
+            return await self._adopt_process(action.n)
         if isinstance(action, lc.WaitExit):
             exited = await self._incs[action.n].proc.wait(max(action.deadline - now, 0.0))
             return lc.WaitDone(action.n, trio.current_time(), exited is not None)
@@ -353,6 +352,8 @@ class KernelActor(Actor):
     def _perform_now(self, action: lc.Action) -> None:
         if isinstance(action, lc.Signal):
             self._incs[action.n].proc.send_signal(action.signum)
+        elif isinstance(action, lc.Terminate):
+            self._incs[action.n].proc.terminate()
         elif isinstance(action, lc.Control):
             self._incs[action.n].send_control(self.kernel_id, action.msg_type, action.content)
         elif isinstance(action, lc.Snapshot):
@@ -391,20 +392,27 @@ class KernelActor(Actor):
     # -- launching ---------------------------------------------------------------------------
     async def _launch(self, n: int, newports: bool) -> lc.Event:
         started_at = trio.current_time()
-        assert self._nursery is not None and self.ctx is not None
+        assert self._nursery is not None
         try:
-            try:
-                spec = await self.prepare(newports)
-            except Exception as exc:
-                raise LaunchError(
-                    f"prepare: {exc!r}", f"preparing the launch failed: {exc!r}"
-                ) from exc
-            inc = await spawn(n, spec, self._nursery, self.name)
+            inc = await spawn(n, self.prepare, newports, self._nursery, self.name)
         except LaunchError as exc:
             self._launch_error = exc.__cause__  # the cause of the command's KernelStartError
             message = f"kernel {self.kernel_id}: {exc.message}"
             return lc.LaunchFailed(n, trio.current_time(), exc.detail, message)
-        self.connection_info = spec.connection_info
+        await self._begin(inc)
+        return lc.Launched(n, started_at, " ".join(inc.spec.argv[:3]))
+
+    async def _adopt_process(self, n: int) -> lc.Event:
+        assert self._nursery is not None and self._adoptee is not None
+        (pid, create_time, info), self._adoptee = self._adoptee, None
+        await self._begin(await adopt(n, pid, create_time, info, self._nursery, self.name))
+        return lc.Launched(n, trio.current_time(), f"pid {pid}", adopted=True)
+
+    async def _begin(self, inc: Incarnation) -> None:
+        """Run the helpers of a new process (control socket, heartbeat, exit watcher)."""
+        assert self._nursery is not None and self.ctx is not None
+        n = inc.n
+        self.connection_info = inc.spec.connection_info
         self._incs[n] = inc
         await self._nursery.start(partial(
             inc.run, self.ctx, self.session_factory, heartbeat=self.heartbeat,
@@ -415,7 +423,6 @@ class KernelActor(Actor):
             on_exit=lambda info: self._drive(lc.ExitSeen(n, trio.current_time(), info)),
             name=self.name,
         ))  # fmt: skip
-        return lc.Launched(n, started_at, " ".join(spec.argv[:3]))
 
     async def _release(self, n: int) -> None:
         """Reap process ``n`` and close its helpers (its tree is killed first)."""

@@ -54,7 +54,7 @@ __all__ = ["DEFAULT_STABLE", "KernelLifecycle"]
 #: Without a policy, how long a kernel counts as "starting" for the squatted-port check.
 DEFAULT_STABLE = 10.0
 
-Cause = Literal["start", "restart", "auto"]
+Cause = Literal["start", "restart", "auto", "adopt"]
 
 
 @dataclass
@@ -141,15 +141,24 @@ class KernelLifecycle:
 
     # -- commands ----------------------------------------------------------------------------
     def _on_Start(self, ev: lc.Start) -> list[lc.Action]:
+        out = self._starting(ev.gone, "start")
+        return [*out, self._launch(newports=False)]
+
+    def _on_Adopt(self, ev: lc.Adopt) -> list[lc.Action]:
+        out = self._starting(ev.gone, "adopt")
+        self._next += 1
+        return [*out, lc.AdoptProcess(self._next)]
+
+    def _starting(self, gone: bool, cause: Cause) -> list[lc.Action]:
         cur = self._current()
-        if cur is not None and not (cur.exited or ev.gone):
+        if cur is not None and not (cur.exited or gone):
             raise KernelAlreadyRunning(f"kernel {self.kernel_id} is already running")
         out: list[lc.Action] = []
         if cur is not None:  # died, death not handled yet: clear it first
             out += self._release(cur)
         self.state = KernelState.STARTING
-        self._cause = "start"
-        return [*out, self._launch(newports=False)]
+        self._cause = cause
+        return out
 
     def _on_Stop(self, ev: lc.Stop) -> list[lc.Action]:
         if not ev.restart:
@@ -208,6 +217,9 @@ class KernelLifecycle:
         if self.policy is not None:
             self.policy.on_alive(ev.started_at)
         self.state = KernelState.RUNNING
+        if ev.adopted:  # past its start-up: silence from now on is a hang
+            proc.has_beaten = True
+            return [lc.Emit("adopted", ev.n, ev.detail)]
         out: list[lc.Action] = [lc.Emit("started", ev.n, ev.detail)]
         if self._cause == "auto" or (self._cause == "start" and self.pending_restart is not None):
             self.pending_restart = None  # a delegate's relaunch (its start command): done
@@ -271,7 +283,7 @@ class KernelLifecycle:
             return self._finish_stop(proc, proc.step)
         if proc.step == "request":
             proc.step = "sigterm"
-            return [lc.Signal(proc.n, _signal.SIGTERM), lc.WaitExit(proc.n, ev.at + self._half)]
+            return [lc.Terminate(proc.n), lc.WaitExit(proc.n, ev.at + self._half)]
         return [lc.KillTree(proc.n), *self._finish_stop(proc, "kill")]
 
     def _finish_stop(self, proc: _Proc, step: ShutdownStep) -> list[lc.Action]:
@@ -431,6 +443,7 @@ class KernelLifecycle:
 
 _HANDLERS: dict[type, Callable[[KernelLifecycle, Any], list[lc.Action]]] = {
     lc.Start: KernelLifecycle._on_Start,
+    lc.Adopt: KernelLifecycle._on_Adopt,
     lc.Stop: KernelLifecycle._on_Stop,
     lc.Restart: KernelLifecycle._on_Restart,
     lc.Interrupt: KernelLifecycle._on_Interrupt,

@@ -17,6 +17,8 @@ __all__ = [
     "TRANSITIONS",
     "mermaid",
     "Action",
+    "Adopt",
+    "AdoptProcess",
     "AwaitRelease",
     "Closing",
     "Control",
@@ -48,6 +50,7 @@ __all__ = [
     "Snapshot",
     "Start",
     "StartupTimeout",
+    "Terminate",
     "Stop",
     "WaitDone",
     "WaitExit",
@@ -72,6 +75,14 @@ class RelaunchRequest:
 class Start:
     """A command event's ``gone``: the driver sees the current process has exited although
     no :class:`ExitSeen` told the lifecycle yet (the watcher has not run)."""
+
+    at: float
+    gone: bool = False
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """Take over a running process we did not spawn (a previous supervisor's kernel)."""
 
     at: float
     gone: bool = False
@@ -120,6 +131,7 @@ class Launched:
     n: int
     started_at: float
     detail: str = ""
+    adopted: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,8 +215,8 @@ class Closing:
 
 
 Event = (
-    Start | Stop | Restart | Interrupt | SignalCmd | Launched | LaunchFailed | ExitSeen | Death
-    | PortsProbed | WaitDone | Released | FirstBeat | MissedBeats | StartupTimeout
+    Start | Adopt | Stop | Restart | Interrupt | SignalCmd | Launched | LaunchFailed | ExitSeen
+    | Death | PortsProbed | WaitDone | Released | FirstBeat | MissedBeats | StartupTimeout
     | DelegateFailed | Closing
 )  # fmt: skip
 
@@ -219,9 +231,24 @@ class Launch:
 
 
 @dataclass(frozen=True)
+class AdoptProcess:
+    """Take over the process the adopt command named, as ``n`` (outcome: :class:`Launched`
+    with ``adopted``)."""
+
+    n: int
+
+
+@dataclass(frozen=True)
 class Signal:
     n: int
     signum: int
+
+
+@dataclass(frozen=True)
+class Terminate:
+    """SIGTERM to ``n``'s group, with SIGCONT (a stopped process cannot act on SIGTERM)."""
+
+    n: int
 
 
 @dataclass(frozen=True)
@@ -333,8 +360,9 @@ class Fail:
 
 
 Action = (
-    Launch | Signal | Control | Snapshot | KillTree | WaitExit | AwaitRelease | ProbePorts
-    | Release | Handover | WaitRetiring | Delegate | Emit | Log | Defer | Fail
+    Launch | AdoptProcess | Signal | Terminate | Control | Snapshot | KillTree | WaitExit
+    | AwaitRelease | ProbePorts | Release | Handover | WaitRetiring | Delegate | Emit | Log
+    | Defer | Fail
 )  # fmt: skip
 
 

@@ -103,7 +103,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def perform(self, action: lc.Action) -> lc.Event | None:
         n = getattr(action, "n", None)
-        if n is not None and not isinstance(action, lc.Launch):
+        if n is not None and not isinstance(action, lc.Launch | lc.AdoptProcess):
             assert n in self.launched, f"{action} names a process never launched"
             assert n not in self.released or isinstance(action, lc.Emit | lc.Log | lc.ProbePorts), (
                 action
@@ -117,6 +117,11 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.launched.add(action.n)
             self.alive.add(action.n)
             return lc.Launched(action.n, self.t - 0.1)
+        if isinstance(action, lc.AdoptProcess):
+            assert action.n not in self.launched, "process number reused"
+            self.launched.add(action.n)
+            self.alive.add(action.n)  # a process found running (or just gone: a later rule)
+            return lc.Launched(action.n, self.t, adopted=True)
         if isinstance(action, lc.WaitExit):
             if action.n in self.alive and self.draw(st.booleans(), f"{action.n} exits in time"):
                 self.exit(action.n)
@@ -131,6 +136,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             return lc.PortsProbed(action.n, self.t, held)
         if isinstance(action, lc.KillTree):
             self.exit(action.n)
+        elif isinstance(action, lc.Terminate):
+            if self.draw(st.booleans(), "obeys SIGTERM"):
+                self.exit(action.n)
         elif isinstance(action, lc.Signal):
             if action.signum in (signal.SIGKILL, signal.SIGTERM):
                 if action.signum == signal.SIGKILL and action.n in self.alive:
@@ -199,6 +207,22 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.launching = False
         self.stopped_by_user = False
         self.delegated = None  # the delegate's relaunch is what a start is
+
+    @rule()
+    def adopt(self) -> None:
+        """A previous supervisor's kernel, taken over."""
+        self.serve_mailbox()
+        self.t += 1
+        try:
+            self.launching = True
+            self.drive(lc.Adopt(self.t, self.gone()))
+        except KernelAlreadyRunning:
+            assert self.lc.current in self.alive
+            return
+        finally:
+            self.launching = False
+        self.stopped_by_user = False
+        self.delegated = None
 
     @rule(now=st.booleans(), restart=st.booleans(), interrupt=st.booleans(),
           bound=st.booleans())  # fmt: skip

@@ -230,7 +230,7 @@ class LocalProvisioner(KernelProvisionerBase):
         actor = self._actor
         if actor is None or self.process is None:
             return None
-        actor.shutdown_wait_time = wait_time
+        actor.lifecycle.shutdown_wait_time = wait_time
         step: ShutdownStep | None = await self._command(actor.shutdown, now, restart, interrupt)
         self._forget()
         return step
