@@ -22,6 +22,7 @@ from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.protocol.curve import spec_supports_curve
 from jupyter_client.protocol.ports import default_allocator
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
+from jupyter_client.provisioning.supervised import supervised
 
 __all__ = ["KernelLifecycleMixin"]
 
@@ -179,9 +180,9 @@ class KernelLifecycleMixin:
         prov = self.provisioner
         if prov is None or not prov.has_process:
             return True
-        waiter = getattr(prov, "_wait_for_exit", None)
-        if waiter is not None:
-            return bool(await waiter(timeout))
+        extras = supervised(prov)
+        if extras is not None:
+            return await extras.wait_for_exit(timeout)
         remaining = timeout
         while True:
             if await prov.poll() is not None:
@@ -205,7 +206,9 @@ class KernelLifecycleMixin:
         stop = self._actor_stop
         if stop is not None and stop.requested:
             stop.requested = False
-            step = await prov._supervised_shutdown(False, restart, waittime, False)
+            extras = supervised(prov)
+            assert extras is not None  # _actor_stop is only set for our provisioners
+            step = await extras.stop_kernel(False, restart, waittime, False)
             if step in _STEP_STATUS:
                 self._shutdown_status = _STEP_STATUS[step]
             await prov.wait()  # as upstream, once the process is gone (returns at once)
@@ -265,7 +268,7 @@ class KernelLifecycleMixin:
             self._stops += 1
         self.stop_restarter()
         prov = self.provisioner
-        stop = _ActorStop() if self.has_kernel and hasattr(prov, "_supervised_shutdown") else None
+        stop = _ActorStop() if self.has_kernel and supervised(prov) is not None else None
         self._actor_stop = stop
         try:
             if self.has_kernel:

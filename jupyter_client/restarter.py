@@ -42,6 +42,7 @@ from jupyter_client._lifecycle import (
     owner_home_spawner,
     sleep,
 )
+from jupyter_client.provisioning.supervised import supervised
 from jupyter_client.supervisor.policy import RestartPolicy
 
 __all__ = ["KernelRestarter"]
@@ -216,9 +217,9 @@ class KernelRestarter(LoggingConfigurable):
             # restart_kernel stopped us on its way (its shutdown step): re-arm, so the actor
             # has the policy to count this failure with.
             self.start()
-            report = getattr(km.provisioner, "_restart_failed", None)
-            if report is not None:
-                await report()
+            extras = supervised(km.provisioner)
+            if extras is not None:
+                await extras.report_restart_failed()
             return
         if km._stops != stops and km.has_kernel:
             # The manager was shut down while the relaunch ran: what it started must not

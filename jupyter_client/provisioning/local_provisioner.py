@@ -13,12 +13,12 @@ API maps onto actor commands:
   kill through the actor is an *expected* exit, never mistaken for a death);
 * ``poll``/``wait`` read and await the process's exit event, never a poll loop.
 
-The manager additionally uses two private shortcuts when they exist: ``_supervised_shutdown``
-(the whole request → SIGTERM → SIGKILL escalation is the actor's) and ``_supervised_interrupt``.
+The manager additionally uses the extras of :mod:`~jupyter_client.provisioning.supervised`
+(the exit event, the actor's whole request → SIGTERM → SIGKILL escalation, death watchers).
 Automatic restarts: a ``KernelRestarter`` hands a ``RestartPolicy`` to :meth:`supervise`; the
 actor's own death handling then decides, and hands the relaunch back to the restarter
 (``on_restart``), which runs upstream's sequence through the manager (callbacks, then
-``restart_kernel``); a failed relaunch comes back through :meth:`_restart_failed`.
+``restart_kernel``); a failed relaunch comes back through :meth:`report_restart_failed`.
 
 ``pre_launch`` mirrors upstream (ports via ``LocalPortCache``, curve keys, connection file,
 ``format_kernel_cmd`` on the manager parent). As upstream, cached ports survive restarts.
@@ -185,12 +185,12 @@ class LocalProvisioner(KernelProvisionerBase):
         """Await the exit event (no polling), then forget the process."""
         if self.process is None:
             return 0
-        await self._wait_for_exit(None)
+        await self.wait_for_exit(None)
         code = self._exit_code()
         self._forget()
         return 0 if code is None else code
 
-    async def _wait_for_exit(self, timeout: float | None) -> bool:
+    async def wait_for_exit(self, timeout: float | None) -> bool:
         """True once the kernel exited, within ``timeout`` s (the manager's shutdown waits)."""
         proc = self.kernel_process
         if proc is None or proc.popen is not self.process or proc.exit.value is not None:
@@ -223,7 +223,7 @@ class LocalProvisioner(KernelProvisionerBase):
     async def terminate(self, restart: bool = False) -> None:
         await self.send_signal(signal.SIGTERM)
 
-    async def _supervised_shutdown(
+    async def stop_kernel(
         self, now: bool, restart: bool, wait_time: float, interrupt: bool = False
     ) -> ShutdownStep | None:
         """The actor's shutdown (interrupt → request → exit event → SIGTERM → SIGKILL tree)."""
@@ -235,12 +235,7 @@ class LocalProvisioner(KernelProvisionerBase):
         self._forget()
         return step
 
-    async def _supervised_interrupt(self) -> None:
-        if self._actor is not None:
-            assert self.home is not None
-            await self.home.call(self._actor.interrupt)
-
-    async def _restart_failed(self) -> None:
+    async def report_restart_failed(self) -> None:
         """The restarter could not carry out the actor's relaunch: the actor counts it as a
         death (and asks again, or gives up)."""
         if self._actor is not None:
@@ -301,7 +296,7 @@ class LocalProvisioner(KernelProvisionerBase):
         self._death_watchers_lock = threading.Lock()
         self._death_watchers = set()
 
-    def _watch_deaths(self, watcher: Callable[[KernelEvent], None], on: bool) -> None:
+    def watch_deaths(self, watcher: Callable[[KernelEvent], None], on: bool) -> None:
         """Add (``on``) or remove a ``died`` watcher; callable from any thread."""
         with self._death_watchers_lock:
             if on:
