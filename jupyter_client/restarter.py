@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,9 @@ from jupyter_client._lifecycle import (
     sleep,
 )
 from jupyter_client.provisioning.supervised import supervised
+from jupyter_client.supervisor import lifecycle_events as lc
+from jupyter_client.supervisor.lifecycle import KernelLifecycle
+from jupyter_client.supervisor.lifecycle_events import RelaunchRequest
 from jupyter_client.supervisor.policy import RestartPolicy
 
 __all__ = ["KernelRestarter"]
@@ -161,9 +165,15 @@ class KernelRestarter(LoggingConfigurable):
         self._running = False
         self._spawn(lambda: self._in_turn(lambda: self._fire_callbacks("dead")))
 
-    def _on_relaunch(self, request: Any) -> None:
+    def _on_relaunch(self, request: RelaunchRequest) -> None:
         """Runs in the actor's home when its policy decides to restart: the relaunch is
         carried out by the owner, upstream's way (callbacks, then ``restart_kernel``)."""
+        self._announce(request)
+        if self._spawn is None:  # never started: nobody to relaunch (cannot happen)
+            raise RuntimeError("KernelRestarter has no owner to relaunch the kernel in")
+        self._spawn(lambda: self._in_turn(lambda: self._relaunch(request)))
+
+    def _announce(self, request: RelaunchRequest) -> None:
         self.events.append((time.monotonic(), "decision restart"))
         if self._policy is not None:
             self._sync_state()
@@ -173,9 +183,6 @@ class KernelRestarter(LoggingConfigurable):
             self.restart_limit,
             "new" if request.newports else "keep",
         )
-        if self._spawn is None:  # never started: nobody to relaunch (cannot happen)
-            raise RuntimeError("KernelRestarter has no owner to relaunch the kernel in")
-        self._spawn(lambda: self._in_turn(lambda: self._relaunch(request)))
 
     async def _in_turn(self, afn: Callable[[], Any]) -> None:
         """Run ``afn`` after everything queued before it (relaunches never overlap)."""
@@ -188,7 +195,7 @@ class KernelRestarter(LoggingConfigurable):
         finally:
             done.set_result(None)
 
-    async def _relaunch(self, request: Any) -> None:
+    async def _relaunch(self, request: RelaunchRequest) -> None:
         km = self.kernel_manager
         pending = km._ready
         if pending is not None and not pending.done():
@@ -234,43 +241,58 @@ class KernelRestarter(LoggingConfigurable):
 
     # -- the polling fallback (provisioners without an actor) ---------------------------------
     async def _poll_loop(self) -> None:
+        """Upstream's model for provisioners without an actor: ``is_alive`` every
+        ``time_to_dead``. The decisions are not made here but by the same
+        :class:`~jupyter_client.supervisor.lifecycle.KernelLifecycle` the actor drives; this
+        loop is one more driver of it, feeding it what the poll sees."""
+        assert self._policy is not None
+        km = self.kernel_manager
+        life = KernelLifecycle(str(km.kernel_id), policy=self._policy, delegate=True)
         try:
+            await self._feed(life, lc.Start(time.monotonic()))  # the kernel running now
             while self._running:
                 await sleep(self.time_to_dead)
-                km = self.kernel_manager
-                if self._running and not km.shutting_down:
-                    if not await maybe_await(km.is_alive()):
-                        await self._handle_death()
+                if not self._running or km.shutting_down or life.current is None:
+                    continue
+                if not await maybe_await(km.is_alive()):
+                    await self._feed(life, lc.ExitSeen(life.current, time.monotonic()))
         finally:
             self._polling = False
 
-    async def _handle_death(self) -> None:
-        """Decide with the policy, then restart (firing ``restart``) or give up (``dead``)."""
-        km = self.kernel_manager
-        assert self._policy is not None
-        while self._running and not km.shutting_down:
-            now = time.monotonic()
-            self._policy.on_alive(now - 1e-9)  # alive until just before this death
-            decision = self._policy.on_death(now)
-            self._sync_state()
-            self.events.append((time.monotonic(), f"decision {decision.kind}"))
-            if not decision.restart:
-                self.log.warning("KernelRestarter: restart failed")
-                await self._fire_callbacks("dead")
-                self._running = False
-                return
-            self.log.info(
-                "KernelRestarter: restarting kernel (%i/%i), %s random ports",
-                decision.count,
-                self.restart_limit,
-                "new" if decision.newports else "keep",
-            )
-            await self._fire_callbacks("restart")
-            try:
-                await self._restart_kernel(decision.newports)
-            except Exception:
-                self.log.error("KernelRestarter: restart failed", exc_info=True)
-                continue  # a failed start is a death
-            if await maybe_await(km.is_alive()):
-                self._policy.on_alive(time.monotonic())
-                return
+    async def _feed(self, life: KernelLifecycle, event: lc.Event) -> None:
+        """Perform the lifecycle's actions as far as a poller can: the provisioner owns the
+        process (releasing, signalling and probing are its business), relaunches go through
+        ``restart_kernel`` and deaths past the limit fire ``dead``."""
+        pending = deque([event])
+        while pending and self._running:
+            for action in life.handle(pending.popleft()):
+                now = time.monotonic()
+                if isinstance(action, lc.Launch):  # the manager started (or restarted) it
+                    pending.append(lc.Launched(action.n, now))
+                elif isinstance(action, lc.Defer):
+                    pending.append(action.event)
+                elif isinstance(action, lc.ProbePorts):
+                    pending.append(lc.PortsProbed(action.n, now, {}))
+                elif isinstance(action, lc.Delegate):
+                    if await self._poll_relaunch(action.request):
+                        pending += [lc.Stop(now, restart=True), lc.Start(time.monotonic())]
+                    else:
+                        pending.append(lc.DelegateFailed(time.monotonic()))
+                elif isinstance(action, lc.Emit) and action.kind == "dead":
+                    self._sync_state()
+                    self.events.append((now, "decision dead"))
+                    self.log.warning("KernelRestarter: restart failed")
+                    await self._fire_callbacks("dead")
+                    self._running = False
+
+    async def _poll_relaunch(self, request: RelaunchRequest) -> bool:
+        """Upstream's relaunch: ``restart`` callbacks, then ``restart_kernel``; whether a
+        kernel runs afterwards (a failed start is the next death)."""
+        self._announce(request)
+        await self._fire_callbacks("restart")
+        try:
+            await self._restart_kernel(request.newports)
+        except Exception:
+            self.log.error("KernelRestarter: restart failed", exc_info=True)
+            return False
+        return bool(await maybe_await(self.kernel_manager.is_alive()))
