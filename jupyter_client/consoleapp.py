@@ -8,7 +8,7 @@ one, and open a blocking client's channels. The class, trait and option names ar
 so those frontends' config files and command lines keep working.
 
 The host application must provide ``runtime_dir``, ``data_dir``, ``extra_args`` and ``exit``
-(our :class:`jupyter_client._app.JupyterApp` and traitlets' ``Application`` do).
+(our :class:`jupyter_client._app.JupyterApp`, jupyter_core's, and traitlets' ``Application`` do).
 """
 
 from __future__ import annotations
@@ -101,8 +101,13 @@ class JupyterConsoleApp(ConnectionFileMixin):
     """
 
     classes = classes
-    #: Set by JupyterApp (the class this mixes into) while it hands over to a subcommand.
-    _dispatching: bool = False
+
+    @property
+    def _dispatching(self) -> bool:
+        """Overridden by JupyterApp (the class this mixes into): True while it hands over to a
+        subcommand or only writes its config, so no kernel is started."""
+        return False
+
     flags = Dict(flags)
     aliases = Dict(aliases)
     kernel_manager_class = Type(
