@@ -93,6 +93,8 @@ def _install(python: Path, wheel: Path, cwd: Path, env: dict[str, str]) -> None:
     if proc.returncode == 0:
         return
     _run(python, "-m", "pip", "download", "-q", "-d", CACHE, wheel, cwd=cwd, env=env)
+    for ours in CACHE.glob("jupyter_client-*.whl"):  # pip copies the wheel itself there too
+        ours.unlink()
     _run(*offline, cwd=cwd, env=env)
 
 
