@@ -32,7 +32,6 @@ from traitlets.utils.importstring import import_item
 from jupyter_client._lifecycle import await_future, call_public, gather, owner_home_spawner
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
-from jupyter_client.provisioning._hosting import own_kernel_hosts
 
 if TYPE_CHECKING:
     from jupyter_client.actors.runtime import Home
@@ -118,6 +117,8 @@ class MultiKernelManager(LoggingConfigurable):
         self._external: set[str] = set()
         # Our kernels get KernelHosts of their own, one per home, which LocalProvisioner finds
         # through its manager's parent (provisioning._hosting.hosted_kernels_for).
+        from jupyter_client.provisioning._hosting import own_kernel_hosts  # the runtime: lazily
+
         own_kernel_hosts(self)
 
     def __del__(self) -> None:

@@ -1,9 +1,9 @@
-"""One supervised kernel as the service sees it: a KernelActor *or* an adopted process.
+"""One supervised kernel as the service sees it: its KernelActor, launcher and records.
 
-A kernel id outlives its processes and even its supervisor: the same id goes from an
-adopted process (after a supervisor crash) to a KernelActor (when that process dies and the
-policy restarts it), keeping its restart count, its restart policy and its event log. This
-class is that continuity; :mod:`jupyter_client.supervisor.service` drives it.
+A kernel id outlives its processes and even its supervisor: after a supervisor crash the
+next one adopts the process into a new KernelActor (``KernelActor.adopt``), keeping the id's
+restart count, its restart policy and its event log. This class is that continuity;
+:mod:`jupyter_client.supervisor.service` drives it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections import deque
 from typing import Any
 
 from jupyter_client.actors.process import ExitInfo
-from jupyter_client.supervisor.adopted import AdoptedKernel
 from jupyter_client.supervisor.kernel import KernelActor, KernelState
 from jupyter_client.supervisor.launching import KernelLauncher
 from jupyter_client.supervisor.policy import RestartPolicy
@@ -37,12 +36,9 @@ class Supervised:
         self.policy = policy
         self.iopub = iopub
         self.actor: KernelActor | None = None
-        self.adopted: AdoptedKernel | None = None
         #: Restarts done before the current actor existed (previous supervisors, adoption).
         self.restarts_base = record.restarts
         self.events: deque[dict[str, Any]] = deque(record.events, maxlen=MAX_EVENTS)
-        self.gave_up = False
-        self.restarting = False
         self.stopping = False
 
     @property
@@ -55,32 +51,21 @@ class Supervised:
 
     @property
     def pid(self) -> int | None:
-        if self.actor is not None:
-            return self.actor.pid if self.actor.is_alive() else None
-        if self.adopted is not None and not self.adopted.exited.is_set():
-            return self.adopted.pid
-        return None
+        actor = self.actor
+        return actor.pid if actor is not None and actor.is_alive() else None
 
     def beating(self) -> bool:
-        if self.actor is not None:
-            return self.actor.is_beating()
-        hb = self.adopted._hb if self.adopted is not None else None
-        return hb is not None and hb.is_beating()
+        return self.actor is not None and self.actor.is_beating()
 
     def state(self) -> str:
         """starting / idle / busy / restarting / dead / stopped (see docs/cli.md)."""
         if self.stopping:
             return "stopping"
-        if self.gave_up:
-            return "dead"
-        if self.restarting:
-            return "restarting"
-        if self.actor is not None:
-            ks = self.actor.kernel_state.value
-            if ks is not KernelState.RUNNING:
-                return ks.value
-        elif self.adopted is None or self.adopted.exited.is_set():
-            return "restarting" if self.adopted is not None else "stopped"
+        if self.actor is None:
+            return "stopped"
+        ks = self.actor.kernel_state.value
+        if ks is not KernelState.RUNNING:
+            return ks.value
         execution = self.iopub.execution_state
         if execution in ("busy", "idle"):
             return execution
@@ -92,9 +77,11 @@ class Supervised:
     ) -> dict[str, Any]:  # fmt: skip
         ev: dict[str, Any] = {"kind": kind, "at": at or time.time(), "pid": pid,
                               "detail": detail, "restarts": self.restarts}  # fmt: skip
-        if exit is not None:
+        if exit is not None and exit.known:
             ev["exit_code"] = exit.returncode
             ev["signal"] = exit.signal
+        elif exit is not None:  # an adopted process: nobody reported its status to us
+            ev["detail"] = "; ".join(filter(None, [detail, exit.describe()]))
         self.events.append(ev)
         return ev
 

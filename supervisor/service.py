@@ -4,8 +4,8 @@ Shape of one run (docs/cli.md has the user's view)::
 
     lock file (flock)  →  load state  →  fresh key  →  trio.run:
         KernelHost ─ KernelActor per started kernel (independent launches)
-        nursery    ─ AdoptedKernel per survivor of a previous supervisor
-                   ─ IOPubWatch per kernel (execution state, last activity)
+        KernelActor per survivor of a previous supervisor, adopted (KernelActor.adopt)
+        nursery    ─ IOPubWatch per kernel (execution state, last activity)
                    ─ control server (supervisor/control.py)
                    ─ SIGTERM/SIGINT receiver
         on stop: refuse new requests, shut every kernel down concurrently, remove files
@@ -32,7 +32,6 @@ import psutil
 import trio
 
 from jupyter_client.protocol.connection import read_connection_file
-from jupyter_client.supervisor.adopted import AdoptedKernel
 from jupyter_client.supervisor.control import RequestFailed, bind_control_socket, serve_control
 from jupyter_client.supervisor.host import KernelHost
 from jupyter_client.supervisor.kernel import KernelActor, KernelEvent, KernelStartError
@@ -144,8 +143,9 @@ class Service:
         self.kernels[rec.id] = k
         return k
 
-    async def _launch_actor(self, k: Supervised) -> None:
-        """A fresh KernelActor for ``k``, started; on failure it is gone from the host."""
+    async def _new_actor(self, k: Supervised) -> KernelActor:
+        """A fresh KernelActor for ``k`` in the host (replacing an earlier one, whose restarts
+        count on)."""
         host = self._host
         assert host is not None
         actor = KernelActor(
@@ -155,12 +155,19 @@ class Service:
             hung_after=self.hung_after, on_event=lambda ev: self._on_event(k, ev), ctx=host.ctx,
             startup_timeout=self.startup_timeout,
         )  # fmt: skip
-        if k.actor is not None:  # an earlier actor (a failed start): its restarts count on
+        if k.actor is not None:
             k.restarts_base += k.actor.restarts
             if k.id in host:
                 await host.remove(k.id, now=True)
         k.actor = actor
         await host.add(actor)
+        return actor
+
+    async def _launch_actor(self, k: Supervised) -> None:
+        """A fresh KernelActor for ``k``, started; on failure it is gone from the host."""
+        host = self._host
+        assert host is not None
+        actor = await self._new_actor(k)
         try:
             await actor.start()
         except KernelStartError:
@@ -179,7 +186,12 @@ class Service:
                 k.iopub.watch(self._nursery, k.actor.connection_info)
         elif ev.kind == "start_failed":
             k.launcher.close_pending()
-        k.add_event(ev.kind, pid=ev.pid, exit=ev.exit, detail=ev.detail, at=ev.at)
+        detail = ev.detail
+        if ev.kind == "adopted":
+            detail = f"re-adopted by supervisor {os.getpid()}"
+            if self._nursery is not None and k.actor.connection_info:
+                k.iopub.watch(self._nursery, k.actor.connection_info)
+        k.add_event(ev.kind, pid=ev.pid, exit=ev.exit, detail=detail, at=ev.at)
         if ev.kind in ("started", "died", "dead", "restarted", "stopped", "start_failed"):
             self.persist()
 
@@ -226,72 +238,16 @@ class Service:
                 info = {}
         if time.time() - rec.started_at >= rec.stable_start_time:
             k.policy.initial_startup = False
-        k.policy.on_alive(trio.current_time())
         assert rec.create_time is not None
-        adopted = AdoptedKernel(
-            rec.id, rec.pid, rec.create_time, info, self._host.ctx,
-            heartbeat=self.heartbeat if "hb_port" in info else None, hung_after=self.hung_after,
-            on_death=lambda a: self._adopted_died(k, a),
-            on_hung=lambda a: self._note(k, "hung", a.pid, "heartbeats missed"),
-        )  # fmt: skip
-        k.adopted = adopted
-        await self._nursery.start(adopted.run)
-        if info:
-            k.iopub.watch(self._nursery, info)
-        k.add_event("adopted", pid=rec.pid, detail=f"re-adopted by supervisor {os.getpid()}")
+        actor = await self._new_actor(k)
+        await actor.adopt(rec.pid, rec.create_time, info)
         log.info("kernel %s (pid %d) re-adopted", rec.id, rec.pid)
-
-    def _note(self, k: Supervised, kind: str, pid: int | None, detail: str) -> None:
-        k.add_event(kind, pid=pid, detail=detail)
-
-    def _adopted_died(self, k: Supervised, a: AdoptedKernel) -> None:
-        if self._nursery is None or self.closing:
-            return
-        detail = ("hung; " if a.hung else "") + "exit status unknown (not our child)"
-        k.add_event("died", pid=a.pid, detail=detail)
-        k.restarting = True
-        self.persist()
-        self._nursery.start_soon(self._restart_after_death, k, a)
-
-    async def _restart_after_death(self, k: Supervised, a: AdoptedKernel) -> None:
-        """The policy applied to a death KernelActor did not see (an adopted process)."""
-        if k.adopted is a:
-            k.adopted = None
-        now = trio.current_time()
-        k.policy.on_alive(now)
-        try:
-            while not self.closing and not k.stopping:
-                decision = k.policy.on_death(now)
-                if not decision.restart:
-                    k.gave_up = True
-                    k.add_event("dead", detail=f"gave up after {decision.count - 1} restarts")
-                    return
-                k.add_event("restart", detail=f"restart {decision.count} of "
-                            f"{k.policy.restart_limit}, newports={decision.newports}")  # fmt: skip
-                k.restarts_base += 1
-                k.launcher.force_newports = decision.newports
-                try:
-                    await self._launch_actor(k)
-                except KernelStartError as exc:
-                    log.warning("kernel %s: restart failed: %s", k.id, exc)
-                    now = trio.current_time()
-                    continue
-                k.add_event("restarted", pid=k.pid)
-                return
-        finally:
-            k.restarting = False
-            self.persist()
 
     async def _stop_one(self, k: Supervised, now: bool) -> None:
         k.stopping = True
         try:
             if k.actor is not None and self._host is not None and k.id in self._host:
                 await self._host.remove(k.id, now=now)
-            if k.adopted is not None:
-                step = await k.adopted.shutdown(
-                    now=now, wait=self.shutdown_wait, interrupt_mode=k.record.interrupt_mode
-                )
-                k.add_event("stopped", pid=k.adopted.pid, detail=step)
         finally:
             k.iopub.stop()
             k.launcher.release_ports()
@@ -369,16 +325,7 @@ class Service:
 
     async def op_restart(self, args: dict[str, Any]) -> Any:
         k = self._get(args)
-        k.gave_up = False
-        if k.adopted is not None:
-            a, k.adopted = k.adopted, None
-            step = await a.shutdown(
-                now=bool(args.get("now")), wait=self.shutdown_wait,
-                interrupt_mode=k.record.interrupt_mode,
-            )  # fmt: skip
-            k.add_event("stopped", pid=a.pid, detail=step)
-            await self._launch_actor(k)
-        elif k.actor is not None:
+        if k.actor is not None:
             await k.actor.restart(now=bool(args.get("now")))
         else:
             await self._launch_actor(k)
@@ -390,8 +337,6 @@ class Service:
         try:
             if k.actor is not None:
                 await k.actor.interrupt()
-            elif k.adopted is not None:
-                k.adopted.interrupt(k.record.interrupt_mode)
         except RuntimeError as exc:
             raise RequestFailed(str(exc), "not_running") from None
         k.add_event("interrupted", pid=k.pid)

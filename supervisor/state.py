@@ -29,6 +29,8 @@ from typing import Any
 import psutil
 from jupyter_core.paths import jupyter_runtime_dir
 
+from jupyter_client.actors.adopted import same_process
+
 __all__ = [
     "AlreadyRunning",
     "acquire_lock",
@@ -214,20 +216,6 @@ def create_time_of(pid: int) -> float | None:
         return psutil.Process(pid).create_time()
     except psutil.Error:
         return None
-
-
-def same_process(pid: int | None, create_time: float | None) -> bool:
-    """Whether ``pid`` is still the process that was created at ``create_time`` (and is not
-    a zombie: an exited kernel nobody has reaped yet is gone for our purposes)."""
-    if not pid or create_time is None:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if abs(proc.create_time() - create_time) > 0.05:
-            return False
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 # -- one supervisor per runtime dir -------------------------------------------------------------
