@@ -7,6 +7,7 @@ unchanged. See docs/compatibility.md for what differs on purpose.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from jupyter_client._version import (
@@ -16,6 +17,10 @@ from jupyter_client._version import (
     version_info,
 )
 
+# A library's loggers get no handler of ours: what we log reaches the application's logging
+# configuration, and nothing is printed by Python's last-resort handler when it has none.
+logging.getLogger("jupyter_client").addHandler(logging.NullHandler())
+
 # Names are imported on first use (PEP 562), so `import jupyter_client` stays cheap for tools
 # that need one corner of it (the supervisor CLI, a kernel's own imports). `dir()` still lists
 # everything upstream exposes.
@@ -24,6 +29,7 @@ _NAMES = {
     "BlockingKernelClient": "jupyter_client.blocking",
     "KernelClient": "jupyter_client.client",
     "KernelConnectionInfo": "jupyter_client.connect",
+    "KernelDiedError": "jupyter_client.supervisor.died",
     "LocalPortCache": "jupyter_client.connect",
     "find_connection_file": "jupyter_client.connect",
     "tunnel_to_kernel": "jupyter_client.connect",
@@ -110,6 +116,7 @@ if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager, KernelManager, run_kernel
     from jupyter_client.multikernelmanager import AsyncMultiKernelManager, MultiKernelManager
     from jupyter_client.provisioning import KernelProvisionerBase, LocalProvisioner
+    from jupyter_client.supervisor.died import KernelDiedError
 
 __all__ = [
     "AsyncKernelClient",
@@ -118,6 +125,7 @@ __all__ = [
     "BlockingKernelClient",
     "KernelClient",
     "KernelConnectionInfo",
+    "KernelDiedError",
     "KernelManager",
     "KernelProvisionerBase",
     "LocalPortCache",

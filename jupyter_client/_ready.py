@@ -24,7 +24,10 @@ import queue
 import time
 from typing import TYPE_CHECKING, Any
 
+from jupyter_client.supervisor.died import KernelDiedError
+
 if TYPE_CHECKING:
+    from jupyter_client.actors.process import ExitInfo
     from jupyter_client.actors.xqueue import CrossQueue
     from jupyter_client.client import KernelClient
 
@@ -97,16 +100,17 @@ async def _read_until(
             kept.append(msg)
 
 
-def _how_it_died(kc: Any) -> str:
-    """`` (exit code 3)`` for a client made by one of our managers whose kernel process has
-    exited: upstream's message names no cause, and "died" alone sends users to the logs."""
+def _exit_of(kc: Any) -> ExitInfo | None:
+    """How the kernel of a client made by one of our managers ended, if it has: upstream's
+    message names no cause, and "died" alone sends users to the logs."""
     actor = getattr(getattr(getattr(kc, "parent", None), "provisioner", None), "kernel_actor", None)
     if actor is None:
-        return ""
+        return None
     for event in reversed(list(actor.events)):  # list(): one C-level copy, safe across threads
         if event.kind in ("died", "start_failed", "stopped"):
-            return f" ({event.exit.describe()})" if event.exit is not None else ""
-    return ""
+            exit_info: ExitInfo | None = event.exit
+            return exit_info
+    return None
 
 
 async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None:
@@ -163,7 +167,7 @@ async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None
                 if seen == WELCOME:
                     continue  # live now: ask again at once, this time with a certain idle
             if not await kc._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info" + _how_it_died(kc))
+                raise KernelDiedError.before_reply("kernel_info", _exit_of(kc))
             if overdue():
                 raise RuntimeError(f"Kernel didn't respond in {int(timeout or 0)} seconds")
     finally:

@@ -28,6 +28,7 @@ from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.clientabc import KernelClientABC
 from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.protocol.version import protocol_version_info
+from jupyter_client.supervisor.died import KernelDiedError
 
 # The channel actors (and trio) are imported when a client first starts channels, so that
 # importing a client class stays cheap (bench/import_bench.py).
@@ -516,8 +517,7 @@ async def _stop_actor(actor: KernelChannels) -> None:
 KernelClientABC.register(KernelClient)
 
 
-def _died(alarm: CrossQueue[Any], what: str) -> RuntimeError:
+def _died(alarm: CrossQueue[Any], what: str) -> KernelDiedError:
     """The error for a wait that the kernel's death ended (``alarm`` holds the event)."""
     event = alarm.get_nowait()
-    how = f" ({event.exit.describe()})" if getattr(event, "exit", None) is not None else ""
-    return RuntimeError(f"Kernel died before replying to {what}{how}")
+    return KernelDiedError.before_reply(what, getattr(event, "exit", None))

@@ -25,6 +25,7 @@ Event kinds (``KernelEvent.kind``, also passed to ``on_event``): ``started``, ``
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -400,7 +401,7 @@ class KernelActor(Actor):
             message = f"kernel {self.kernel_id}: {exc.message}"
             return lc.LaunchFailed(n, trio.current_time(), exc.detail, message)
         await self._begin(inc)
-        return lc.Launched(n, started_at, " ".join(inc.spec.argv[:3]))
+        return lc.Launched(n, started_at, shlex.join(inc.spec.argv))
 
     async def _adopt_process(self, n: int) -> lc.Event:
         assert self._nursery is not None and self._adoptee is not None
@@ -451,9 +452,6 @@ class KernelActor(Actor):
                             self.lifecycle.restarts)  # fmt: skip
         self.events.append(event)
         log.debug("kernel %s: %s %s", self.kernel_id, action.kind, action.detail)
-        if action.kind == "died":
-            log.warning("kernel %s died: %s", self.kernel_id,
-                        exit_info.describe() if exit_info else "?")  # fmt: skip
         if self.on_event is not None:
             try:
                 self.on_event(event)

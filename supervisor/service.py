@@ -187,6 +187,9 @@ class Service:
         elif ev.kind == "start_failed":
             k.launcher.close_pending()
         detail = ev.detail
+        if ev.kind == "died":  # the host says it, once, through its configured logging
+            how = ev.exit.describe() if ev.exit is not None else "exit status unknown"
+            log.warning("kernel %s (pid %s) died: %s", k.id, ev.pid, how)
         if ev.kind == "adopted":
             detail = f"re-adopted by supervisor {os.getpid()}"
             if self._nursery is not None and k.actor.connection_info:

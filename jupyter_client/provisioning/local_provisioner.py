@@ -313,6 +313,10 @@ class LocalProvisioner(KernelProvisionerBase):
         elif event.exit is not None:
             self._last_exit = event.exit
         if event.kind == "died":
+            # Through the manager's (traitlets) log, so an application's format applies; the
+            # supervisor layer itself only logs at debug level (a library adds no handler).
+            how = event.exit.describe() if event.exit is not None else "exit status unknown"
+            self.log.warning("Kernel %s died: %s", self.kernel_id, how)
             with self._death_watchers_lock:
                 watchers = list(self._death_watchers)
             for watcher in watchers:
