@@ -19,8 +19,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
+from jupyter_client.supervisor.cli_args import build_parser
 from jupyter_client.supervisor.control import AuthError, NotRunning, RequestFailed, call
 from jupyter_client.supervisor.state import CorruptState, Paths, load_key, load_state
 from jupyter_client.supervisor.status import format_table, orphan_rows
@@ -142,18 +144,6 @@ def _daemonize(args: argparse.Namespace, paths: Paths) -> int:
 
 
 # -- clients -----------------------------------------------------------------------------------
-
-
-def _policy(text: str) -> int:
-    """``never`` → 0 restarts; ``on-failure`` → 5; ``on-failure:N`` → N."""
-    if text == "never":
-        return 0
-    if text == "on-failure":
-        return 5
-    if text.startswith("on-failure:") and text[11:].isdigit():
-        return int(text[11:])
-    raise argparse.ArgumentTypeError(f"bad restart policy {text!r} (never, on-failure, "
-                                     "on-failure:N)")  # fmt: skip
 
 
 def cmd_start(args: argparse.Namespace) -> int:
@@ -286,99 +276,15 @@ def cmd_shutdown(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="jupyter-supervisor", description="Supervise Jupyter kernels (see docs/cli.md)."
-    )
-    p.add_argument(
-        "--runtime-dir",
-        default=None,
-        help="runtime dir (default: JUPYTER_RUNTIME_DIR or the Jupyter default)",
-    )
-    p.add_argument("--key-file", default=None, help="control key (default: in the runtime dir)")
-    p.add_argument("--timeout", type=float, default=120.0, help="request timeout, seconds")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    s = sub.add_parser("serve", help="run the supervisor (foreground unless --daemon)")
-    s.add_argument("--daemon", action="store_true", help="detach; return once it is serving")
-    s.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat period, seconds")
-    s.add_argument("--hung-after", type=int, default=3, help="missed beats that mean hung")
-    s.add_argument(
-        "--startup-timeout",
-        type=float,
-        default=60.0,
-        help="seconds a new kernel gets to answer its first heartbeat (0: no deadline)",
-    )
-    s.add_argument(
-        "--shutdown-wait",
-        type=float,
-        default=5.0,
-        help="request→SIGTERM→SIGKILL budget per kernel, seconds",
-    )
-    s.add_argument("--log-level", default="info")
-    s.set_defaults(fn=cmd_serve)
-
-    s = sub.add_parser("start", help="start a kernel; prints its id")
-    s.add_argument("name", help="kernelspec name")
-    s.add_argument("--id", default=None, help="kernel id (default: a new uuid)")
-    s.add_argument(
-        "--restart-policy",
-        type=_policy,
-        default=5,
-        metavar="POLICY",
-        help="never | on-failure | on-failure:N (default on-failure = 5 restarts)",
-    )
-    s.add_argument(
-        "--stable-start-time",
-        type=float,
-        default=10.0,
-        help="seconds alive after which the restart count resets",
-    )
-    s.set_defaults(fn=cmd_start)
-
-    s = sub.add_parser("stop", help="stop a kernel (or --all)")
-    s.add_argument("id", nargs="?")
-    s.add_argument("--all", action="store_true")
-    s.add_argument("--now", action="store_true", help="SIGKILL at once")
-    s.set_defaults(fn=cmd_stop)
-
-    s = sub.add_parser("restart", help="restart a kernel")
-    s.add_argument("id")
-    s.add_argument("--now", action="store_true")
-    s.set_defaults(fn=cmd_restart)
-
-    s = sub.add_parser("interrupt", help="interrupt a kernel")
-    s.add_argument("id")
-    s.set_defaults(fn=cmd_interrupt)
-
-    s = sub.add_parser("list", help="list kernels: id, kernelspec, state, pid")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(fn=cmd_list)
-
-    s = sub.add_parser("connect-info", help="print a kernel's connection file path")
-    s.add_argument("id")
-    s.add_argument("--json", action="store_true", help="print the connection info instead")
-    s.set_defaults(fn=cmd_connect_info)
-
-    s = sub.add_parser("logs", help="recent lifecycle events of a kernel")
-    s.add_argument("id")
-    s.add_argument("-n", "--lines", type=int, default=50)
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(fn=cmd_logs)
-
-    s = sub.add_parser("status", help="one row per kernel with resources")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--watch", action="store_true", help="refresh in place like top")
-    s.add_argument("--interval", type=float, default=2.0)
-    s.set_defaults(fn=cmd_status)
-
-    s = sub.add_parser("shutdown", help="stop every kernel and the supervisor")
-    s.set_defaults(fn=cmd_shutdown)
-    return p
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": cmd_serve, "start": cmd_start, "stop": cmd_stop, "restart": cmd_restart,
+    "interrupt": cmd_interrupt, "list": cmd_list, "connect-info": cmd_connect_info,
+    "logs": cmd_logs, "status": cmd_status, "shutdown": cmd_shutdown,
+}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(COMMANDS).parse_args(argv)
     try:
         return int(args.fn(args))
     except CliError as exc:
