@@ -167,7 +167,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     assert _tree_packages() <= set(out["modules"])
 
     assert "jupyter_client.ssh.tunnel" in out["modules"]
-    # TODO(pkg): assert on `jupyter-supervisor --version` once supervisor/cli.py has it.
-    assert "jupyter-supervisor" in _run(venv / "bin" / "jupyter-supervisor", "--help",
-                                        cwd=outside, env=env)  # fmt: skip
+    from importlib.metadata import version  # the distribution's version, as installed
+
+    shown = _run(venv / "bin" / "jupyter-supervisor", "--version", cwd=outside, env=env)
+    assert shown.strip() == f"jupyter-supervisor {version('jupyter-client')}"
     assert "minimal" in _run(venv / "bin" / "jupyter-kernelspec", "list", cwd=outside, env=env)
