@@ -280,23 +280,34 @@ class KernelActor(Actor):
 
     # -- driving the lifecycle -----------------------------------------------------------------
     async def _drive(self, event: lc.Event) -> None:
-        """Feed ``event`` and perform the actions, feeding each outcome back, until none is
-        left; a :class:`~lifecycle_events.Fail` ends the command with KernelStartError."""
+        """Feed ``event``, then perform the actions (see :meth:`_act`)."""
+        await self._act(self._handle(event))
+
+    def _handle(self, event: lc.Event) -> list[lc.Action]:
+        actions = self.lifecycle.handle(event)
+        self._mirror()
+        if isinstance(event, lc.Launched):
+            self._incs[event.n].known.set()
+        return actions
+
+    async def _act(self, actions: Iterable[lc.Action], process: int | None = None) -> None:
+        """Perform ``actions``, feeding each outcome back and performing what it yields, until
+        none is left; a ``Fail`` ends the command with KernelStartError. With ``process`` (a
+        handover's escalation, run in the background) it stops once that process has been
+        released elsewhere (the actor closing)."""
         failure: str | None = None
-        pending: deque[lc.Event] = deque([event])
+        pending = deque(actions)
         while pending:
-            ev = pending.popleft()
-            actions = self.lifecycle.handle(ev)
-            self._mirror()
-            if isinstance(ev, lc.Launched):
-                self._incs[ev.n].known.set()
-            for action in actions:
-                if isinstance(action, lc.Fail):
-                    failure = action.message
-                    continue
-                outcome = await self._perform(action)
-                if outcome is not None:
-                    pending.append(outcome)
+            action = pending.popleft()
+            if process is not None and process not in self._incs:
+                if not isinstance(action, lc.Emit | lc.Log):
+                    return
+            if isinstance(action, lc.Fail):
+                failure = action.message
+                continue
+            outcome = await self._perform(action)
+            if outcome is not None:
+                pending.extend(self._handle(outcome))
         if failure is not None:
             error, self._launch_error = self._launch_error, None
             raise KernelStartError(failure) from error
@@ -338,7 +349,7 @@ class KernelActor(Actor):
                     await retiring.released.wait()
         elif isinstance(action, lc.Handover):
             assert self._nursery is not None
-            self._nursery.start_soon(self._retire_in_background, action.n, action.actions)
+            self._nursery.start_soon(self._act, action.actions, action.n)
         elif isinstance(action, lc.Delegate):
             return self._hand_to_delegate(action.request, now)
         elif isinstance(action, lc.Defer):
@@ -367,19 +378,6 @@ class KernelActor(Actor):
             log.log(action.level, "kernel %s%s%s", self.kernel_id, where, action.message)
         else:  # pragma: no cover - the lifecycle returned an action this place cannot do
             raise AssertionError(f"{self.name}: cannot perform {action!r} here")
-
-    async def _retire_in_background(self, n: int, actions: Iterable[lc.Action]) -> None:
-        """The rest of a handed-over process's escalation (supervisor/handover.py). It ends
-        early if the process is released elsewhere (the actor closing)."""
-        pending = deque(actions)
-        while pending:
-            action = pending.popleft()
-            if n not in self._incs and not isinstance(action, lc.Emit | lc.Log):
-                return
-            outcome = await self._perform(action)
-            if outcome is not None:
-                pending.extend(self.lifecycle.handle(outcome))
-                self._mirror()
 
     def _hand_to_delegate(self, request: RelaunchRequest, now: float) -> _Outcome:
         assert self._delegate is not None

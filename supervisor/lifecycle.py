@@ -1,34 +1,28 @@
 """One kernel's lifecycle as a sans-io state machine: events in, actions out.
 
-Why sans-io (h11's shape): every rule about a kernel's life (when a death is a death, what a
-stop escalates to, when a restart may hand over to the next process, what the restart policy
-is asked and when) used to be spread over the kernel actor's awaits, where a test could reach
-it only with real processes and real timing. Here the rules are one synchronous object that
-does no I/O and reads no clock: the driver (:class:`~jupyter_client.supervisor.kernel.KernelActor`)
-feeds it what happened, stamped with the driver's clock, and performs the actions it returns.
-A hypothesis state machine (tests/test_lifecycle_machine.py) then drives it through event
-orders that real processes produce only rarely (deaths during start, a stop during a restart,
-a relaunch that fails, a heartbeat lost during a handover).
+Why sans-io (h11's shape): the rules of a kernel's life (when a death is a death, what a stop
+escalates to, when a restart may hand over to the next process, when the restart policy is
+asked) are one synchronous object that does no I/O and reads no clock. Its drivers, the
+kernel actor (:mod:`~jupyter_client.supervisor.kernel`) and the restarter's polling fallback,
+feed it what happened, stamped with their clock, and perform the actions it returns; a
+hypothesis state machine (tests/test_lifecycle_machine.py) drives it through event orders
+real processes produce only rarely.
 
-The contract with the driver:
+The contract with a driver:
 
-* :meth:`KernelLifecycle.handle` takes one event and returns a list of actions, to be
-  performed in order. Actions with an outcome (:class:`Launch`, :class:`WaitExit`,
-  :class:`AwaitRelease`, :class:`ProbePorts`, :class:`Delegate`) come last in a list; the
-  driver performs them and feeds the outcome back as the next event.
-* Commands that cannot run raise :class:`KernelNotRunning`/:class:`KernelAlreadyRunning`
-  before changing anything; a command whose launch fails ends with a :class:`Fail` action.
-* :class:`ExitSeen` may be handled the moment a watcher sees an exit (it only records and
-  reports); the handling of a death is returned as a :class:`Defer` of :class:`Death`, which the
-  driver queues behind the command running now, so a death never interleaves with a stop or a
-  restart the user asked for (upstream issue #606).
-* Processes are numbered by the machine (:attr:`Launch.n`); a number is never reused. A process
-  handed over by a restart (supervisor/handover.py) keeps its own escalation here while its
-  successor runs; the driver drives it from a background task (:class:`Handover`).
+* :meth:`KernelLifecycle.handle` takes one event and returns actions to perform in order.
+  Actions with an outcome (``Launch``, ``AdoptProcess``, ``WaitExit``, ``AwaitRelease``,
+  ``ProbePorts``, ``Delegate``) come last; their outcome is fed back as the next event.
+* A command that cannot run raises ``KernelNotRunning``/``KernelAlreadyRunning`` before
+  changing anything; one whose launch fails ends with a ``Fail`` action.
+* ``ExitSeen`` may be handled the moment a watcher sees an exit; the death itself comes back
+  as ``Defer(Death)``, queued behind the running command, so a death never interleaves with
+  a stop or restart the user asked for (upstream issue #606).
+* Process numbers (``Launch.n``) are never reused. A process handed over by a restart keeps
+  its own escalation here while its successor runs (``Handover``, supervisor/handover.py).
 
-States (:class:`KernelState`) and the transitions between them are the table
-``lifecycle_events.TRANSITIONS``; docs/architecture.md draws it (``mermaid()``), and the
-state-machine test fails on any transition the table does not list.
+The states and their transitions are the table ``lifecycle_events.TRANSITIONS``, drawn in
+docs/architecture.md; the state-machine test fails on any transition it does not list.
 """
 
 from __future__ import annotations
@@ -37,7 +31,7 @@ import logging
 import signal as _signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from jupyter_client.supervisor import lifecycle_events as lc
 from jupyter_client.supervisor.kernel_types import (
@@ -129,10 +123,6 @@ class KernelLifecycle:
     @property
     def retiring(self) -> list[int]:
         return [p.n for p in self.procs.values() if p.retiring and not p.released]
-
-    def live(self) -> list[int]:
-        """Processes not yet released (the current one and those retiring)."""
-        return [p.n for p in self.procs.values() if not p.released]
 
     # -- the one entry point -----------------------------------------------------------------
     def handle(self, event: lc.Event) -> list[lc.Action]:
@@ -260,7 +250,9 @@ class KernelLifecycle:
         return max(self.shutdown_wait_time, 0.0) / 2
 
     def _on_Released(self, ev: lc.Released) -> list[lc.Action]:
-        proc = self.procs[ev.n]
+        proc = self.procs.get(ev.n)
+        if proc is None:  # released already (and forgotten)
+            return []
         if not ev.released:
             return [lc.WaitExit(proc.n, proc.asked + self._half)]
         # The restarting kernel has closed its ports: the next process may start now; this
@@ -275,7 +267,9 @@ class KernelLifecycle:
         return out + self._after_stop()
 
     def _on_WaitDone(self, ev: lc.WaitDone) -> list[lc.Action]:
-        proc = self.procs[ev.n]
+        proc = self.procs.get(ev.n)
+        if proc is None:  # released already (and forgotten)
+            return []
         if proc.released:
             return []
         if ev.exited:
@@ -309,9 +303,11 @@ class KernelLifecycle:
         return []
 
     def _release(self, proc: _Proc) -> list[lc.Action]:
-        """Forget a process: kill what is left of its tree, reap it, close its helpers."""
+        """Forget a process: kill what is left of its tree, reap it, close its helpers. Its
+        record goes too, so a kernel restarted for months keeps no history here."""
         proc.expected = True
         proc.released = True
+        self.procs.pop(proc.n, None)
         if self.current == proc.n:
             self.current = None
         return [lc.Release(proc.n)]
@@ -331,7 +327,9 @@ class KernelLifecycle:
         ]
 
     def _on_Death(self, ev: lc.Death) -> list[lc.Action]:
-        proc = self.procs[ev.n]
+        proc = self.procs.get(ev.n)
+        if proc is None:  # released already (and forgotten)
+            return []
         if proc.n != self.current or proc.expected:
             return []  # a command already stopped or replaced this process
         out = self._release(proc)
@@ -382,11 +380,15 @@ class KernelLifecycle:
         return [*out, self._launch(newports)]
 
     def _on_FirstBeat(self, ev: lc.FirstBeat) -> list[lc.Action]:
-        self.procs[ev.n].has_beaten = True
+        proc = self.procs.get(ev.n)
+        if proc is not None:
+            proc.has_beaten = True
         return []
 
     def _on_MissedBeats(self, ev: lc.MissedBeats) -> list[lc.Action]:
-        proc = self.procs[ev.n]
+        proc = self.procs.get(ev.n)
+        if proc is None:  # released already (and forgotten)
+            return []
         if proc.hung or not proc.has_beaten or proc.expected or proc.exited:
             return []
         if ev.count < self.hung_after:
@@ -400,7 +402,9 @@ class KernelLifecycle:
         ]  # fmt: skip
 
     def _on_StartupTimeout(self, ev: lc.StartupTimeout) -> list[lc.Action]:
-        proc = self.procs[ev.n]
+        proc = self.procs.get(ev.n)
+        if proc is None:  # released already (and forgotten)
+            return []
         if proc.expected or proc.hung or proc.exited or proc.has_beaten:
             return []
         proc.hung = True
@@ -441,23 +445,8 @@ class KernelLifecycle:
         return lc.Control(n, "interrupt_request", {})
 
 
+#: Each event's handler is ``_on_<event class name>``; building the table at import checks that
+#: every event of ``lc.Event`` has one.
 _HANDLERS: dict[type, Callable[[KernelLifecycle, Any], list[lc.Action]]] = {
-    lc.Start: KernelLifecycle._on_Start,
-    lc.Adopt: KernelLifecycle._on_Adopt,
-    lc.Stop: KernelLifecycle._on_Stop,
-    lc.Restart: KernelLifecycle._on_Restart,
-    lc.Interrupt: KernelLifecycle._on_Interrupt,
-    lc.SignalCmd: KernelLifecycle._on_SignalCmd,
-    lc.DelegateFailed: KernelLifecycle._on_DelegateFailed,
-    lc.Launched: KernelLifecycle._on_Launched,
-    lc.LaunchFailed: KernelLifecycle._on_LaunchFailed,
-    lc.Released: KernelLifecycle._on_Released,
-    lc.WaitDone: KernelLifecycle._on_WaitDone,
-    lc.ExitSeen: KernelLifecycle._on_ExitSeen,
-    lc.Death: KernelLifecycle._on_Death,
-    lc.PortsProbed: KernelLifecycle._on_PortsProbed,
-    lc.FirstBeat: KernelLifecycle._on_FirstBeat,
-    lc.MissedBeats: KernelLifecycle._on_MissedBeats,
-    lc.StartupTimeout: KernelLifecycle._on_StartupTimeout,
-    lc.Closing: KernelLifecycle._on_Closing,
+    event: vars(KernelLifecycle)[f"_on_{event.__name__}"] for event in get_args(lc.Event)
 }
