@@ -10,13 +10,14 @@ our descendants and would escape the suite's leak check.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -151,6 +152,17 @@ class Harness:
                 p.kill()
             except psutil.Error:
                 pass
+
+
+@contextlib.contextmanager
+def running_harness(tmp: Path) -> Iterator[Harness]:
+    """A Harness that is closed however the test ends, and leaves no kernel behind."""
+    harness = Harness(tmp)
+    try:
+        yield harness
+    finally:
+        harness.close()
+    assert not harness.kernel_processes()
 
 
 def wait_for(pred: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:

@@ -195,11 +195,19 @@ class LifecycleMachine(RuleBasedStateMachine):
     # -- rules: commands -----------------------------------------------------------------------
     @rule()
     def start(self) -> None:
+        self.begin(lc.Start(self.t + 1, self.gone()))
+
+    @rule()
+    def adopt(self) -> None:
+        """A previous supervisor's kernel, taken over."""
+        self.begin(lc.Adopt(self.t + 1, self.gone()))
+
+    def begin(self, event: lc.Start | lc.Adopt) -> None:
         self.serve_mailbox()  # the mailbox is FIFO: deaths queued earlier go first
-        self.t += 1
+        self.t = event.at
         try:
             self.launching = True
-            self.drive(lc.Start(self.t, self.gone()))
+            self.drive(event)
         except KernelAlreadyRunning:
             assert self.lc.current in self.alive
             return
@@ -207,22 +215,6 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.launching = False
         self.stopped_by_user = False
         self.delegated = None  # the delegate's relaunch is what a start is
-
-    @rule()
-    def adopt(self) -> None:
-        """A previous supervisor's kernel, taken over."""
-        self.serve_mailbox()
-        self.t += 1
-        try:
-            self.launching = True
-            self.drive(lc.Adopt(self.t, self.gone()))
-        except KernelAlreadyRunning:
-            assert self.lc.current in self.alive
-            return
-        finally:
-            self.launching = False
-        self.stopped_by_user = False
-        self.delegated = None
 
     @rule(now=st.booleans(), restart=st.booleans(), interrupt=st.booleans(),
           bound=st.booleans())  # fmt: skip

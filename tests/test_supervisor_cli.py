@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from supervisor_helpers import SCRIPT, Harness, wait_for
+from supervisor_helpers import SCRIPT, Harness, running_harness, wait_for
 
 from jupyter_client.protocol.port_claims import SharedClaims
 
@@ -29,12 +29,8 @@ KEYS = {"id", "name", "state", "pid", "restarts", "uptime_s", "cpu_percent", "rs
 
 @pytest.fixture
 def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    try:
+    with running_harness(tmp_path) as harness:
         yield harness
-    finally:
-        harness.close()
-    assert not harness.kernel_processes()
 
 
 def mode(path: Path) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from kernels.support import MINIMAL_KERNEL
-from supervisor_helpers import SCRIPT, Harness, wait_for, write_spec
+from supervisor_helpers import SCRIPT, Harness, running_harness, wait_for, write_spec
 
 from jupyter_client.supervisor.cli import COMMANDS
 from jupyter_client.supervisor.cli_args import build_parser
@@ -97,12 +97,8 @@ def test_bad_values_are_usage_errors_naming_the_option(argv: list[str], option: 
 
 @pytest.fixture
 def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    try:
+    with running_harness(tmp_path) as harness:
         yield harness
-    finally:
-        harness.close()
-    assert not harness.kernel_processes()
 
 
 def test_the_lifecycle_log_keeps_the_whole_argv(h: Harness) -> None:
