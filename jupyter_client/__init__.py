@@ -29,7 +29,7 @@ _NAMES = {
     "BlockingKernelClient": "jupyter_client.blocking",
     "KernelClient": "jupyter_client.client",
     "KernelConnectionInfo": "jupyter_client.connect",
-    "KernelDiedError": "jupyter_client.supervisor.died",
+    "KernelDiedError": "jupyter_client._errors",
     "LocalPortCache": "jupyter_client.connect",
     "find_connection_file": "jupyter_client.connect",
     "tunnel_to_kernel": "jupyter_client.connect",
@@ -102,6 +102,7 @@ if TYPE_CHECKING:
         session,
         utils,
     )
+    from jupyter_client._errors import KernelDiedError
     from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.blocking import BlockingKernelClient
     from jupyter_client.client import KernelClient
@@ -116,7 +117,6 @@ if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager, KernelManager, run_kernel
     from jupyter_client.multikernelmanager import AsyncMultiKernelManager, MultiKernelManager
     from jupyter_client.provisioning import KernelProvisionerBase, LocalProvisioner
-    from jupyter_client.supervisor.died import KernelDiedError
 
 __all__ = [
     "AsyncKernelClient",

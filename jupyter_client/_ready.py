@@ -24,7 +24,7 @@ import queue
 import time
 from typing import TYPE_CHECKING, Any
 
-from jupyter_client.supervisor.died import KernelDiedError
+from jupyter_client._errors import KernelDiedError
 
 if TYPE_CHECKING:
     from jupyter_client.actors.process import ExitInfo

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import zmq
 from traitlets import Type, default
 
+from jupyter_client._errors import KernelDiedError
 from jupyter_client.channels import _Link
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.clientabc import KernelClientABC
 from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.protocol.version import protocol_version_info
-from jupyter_client.supervisor.died import KernelDiedError
 
 # The channel actors (and trio) are imported when a client first starts channels, so that
 # importing a client class stays cheap (bench/import_bench.py).

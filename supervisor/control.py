@@ -21,10 +21,12 @@ true, "result": ...}`` or ``{"ok": false, "error": "...", "kind": "..."}``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import secrets
 import socket
@@ -49,7 +51,14 @@ log = logging.getLogger("jupyter_client.supervisor.control")
 
 MAX_FRAME = 1 << 20
 MAX_AGE = 300.0
-READ_TIMEOUT = 10.0
+#: A connection must send its whole request within this (then it is closed).
+READ_TIMEOUT = 5.0
+#: Connections served at once; more wait in the listen backlog.
+MAX_CONNECTIONS = 64
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+#: JSON nesting allowed in a frame before it is parsed (ours need 4; a deep one would blow
+#: the parser's recursion limit before authentication).
+MAX_DEPTH = 32
 
 
 class ControlError(Exception):
@@ -85,11 +94,77 @@ def _frame(body: dict[str, Any], key: bytes | None, prefix: bytes = b"") -> byte
     return json.dumps({"body": text, "sig": sig}).encode() + b"\n"
 
 
+def _depth(text: bytes | str) -> int:
+    """The deepest nesting of ``[``/``{`` outside strings, found without parsing."""
+    data = text.encode() if isinstance(text, str) else text
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _loads(text: bytes | str) -> Any:
+    if _depth(text) > MAX_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH}")
+    return json.loads(text)
+
+
 def _unframe(line: bytes) -> tuple[str, str]:
-    outer = json.loads(line)
+    outer = _loads(line)
     if not isinstance(outer, dict) or not isinstance(outer.get("body"), str):
         raise ValueError("malformed frame")
     return outer["body"], str(outer.get("sig", ""))
+
+
+class _Nonces:
+    """The nonces of the requests accepted within ``MAX_AGE``: a captured request sent again
+    inside the window is refused (outside it, its timestamp is)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+
+    def accept(self, nonce: str, ts: float, now: float) -> bool:
+        if len(self._seen) > 1024:
+            self._seen = {n: t for n, t in self._seen.items() if now - t <= MAX_AGE}
+        if nonce in self._seen:
+            return False
+        self._seen[nonce] = ts
+        return True
+
+
+def _request(text: str, nonces: _Nonces) -> tuple[str, dict[str, Any], str]:
+    """``(op, args, nonce)`` of an authenticated body, or ValueError naming what is wrong:
+    a signed body of the wrong shape is refused like a badly signed one."""
+    body = _loads(text)
+    if not isinstance(body, dict):
+        raise ValueError("the request body is not an object")
+    op, args, nonce, ts = body.get("op"), body.get("args", {}), body.get("nonce"), body.get("ts")
+    if not isinstance(op, str) or not isinstance(args, dict):
+        raise ValueError("the request needs a string op and an object of args")
+    if not isinstance(nonce, str) or not 8 <= len(nonce) <= 128:
+        raise ValueError("the request needs a nonce")
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+        raise ValueError("the request's timestamp is not a finite number")
+    now = time.time()
+    if abs(now - ts) > MAX_AGE:
+        raise ValueError("request too old")
+    if not nonces.accept(nonce, ts, now):
+        raise ValueError("request replayed (its nonce was seen already)")
+    return op, args, nonce
 
 
 # -- client (plain sockets: the CLI is not a trio program) -------------------------------------
@@ -128,7 +203,7 @@ def call(
     if not raw:
         raise ControlError("the supervisor closed the connection without replying")
     text, sig = _unframe(raw)
-    reply = json.loads(text)
+    reply = _loads(text)
     if not hmac.compare_digest(sig, _sign(key, nonce.encode(), text.encode())):
         if not sig and reply.get("kind") == "auth":
             raise AuthError(f"the supervisor rejected the request: {reply.get('error')}")
@@ -186,7 +261,9 @@ async def _read_line(stream: trio.SocketStream) -> bytes:
     return bytes(buf)
 
 
-async def _serve_one(stream: trio.SocketStream, key: bytes, handler: Handler) -> None:
+async def _serve_one(
+    stream: trio.SocketStream, key: bytes, handler: Handler, nonces: _Nonces
+) -> None:
     async with stream:
         try:
             uid = _peer_uid(stream)
@@ -195,23 +272,24 @@ async def _serve_one(stream: trio.SocketStream, key: bytes, handler: Handler) ->
             text, sig = _unframe(await _read_line(stream))
             if not hmac.compare_digest(sig, _sign(key, text.encode())):
                 raise _Reject("bad signature (wrong key?)")
-            body = json.loads(text)
-            if abs(time.time() - float(body.get("ts", 0))) > MAX_AGE:
-                raise _Reject("request too old")
-            nonce = str(body.get("nonce", ""))
-        except (_Reject, ValueError, TypeError, trio.TooSlowError) as exc:
-            log.warning("control: refused a request: %s", exc)
+            op, args, nonce = _request(text, nonces)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return  # the peer went away
+        except Exception as exc:  # nothing before authentication may escape: refuse
+            if not isinstance(exc, _Reject | ValueError | trio.TooSlowError):
+                exc = _Reject(f"{type(exc).__name__}: {exc}")
+            log.warning("control: refused a request: %s", str(exc)[:200])
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 await stream.send_all(_frame({"ok": False, "kind": "auth", "error": str(exc)},
                                              None))  # fmt: skip
             return
         try:
-            result = await handler(str(body.get("op")), dict(body.get("args") or {}))
+            result = await handler(op, args)
             reply: dict[str, Any] = {"ok": True, "result": result}
         except RequestFailed as exc:
             reply = {"ok": False, "kind": exc.kind, "error": str(exc)}
         except Exception as exc:
-            log.exception("control: %s failed", body.get("op"))
+            log.exception("control: %s failed", op)
             reply = {"ok": False, "kind": "internal", "error": f"{type(exc).__name__}: {exc}"}
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await stream.send_all(_frame(reply, key, nonce.encode()))
@@ -226,8 +304,31 @@ async def serve_control(
 ) -> None:
     """Serve requests on the listening ``sock`` until cancelled (one task per connection)."""
     listener = trio.SocketListener(sock)
+    nonces = _Nonces()
+    limit = trio.Semaphore(MAX_CONNECTIONS)
     async with listener, trio.open_nursery() as nursery:
         task_status.started()
         while True:
-            stream = await listener.accept()
-            nursery.start_soon(_serve_one, stream, key, handler)
+            await limit.acquire()  # beyond the cap, connections wait in the listen backlog
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                limit.release()
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    raise
+                # Out of file descriptors (idle connections piling up): keep serving the
+                # ones we have; they time out within READ_TIMEOUT and free their fds.
+                log.warning("control: cannot accept a connection (%s); retrying", exc)
+                await trio.sleep(0.1)
+                continue
+            nursery.start_soon(_serve_limited, limit, stream, key, handler, nonces)
+
+
+async def _serve_limited(
+    limit: trio.Semaphore, stream: trio.SocketStream, key: bytes, handler: Handler,
+    nonces: _Nonces,
+) -> None:  # fmt: skip
+    try:
+        await _serve_one(stream, key, handler, nonces)
+    finally:
+        limit.release()

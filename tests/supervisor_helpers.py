@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -84,12 +85,20 @@ class Harness:
             return ""
 
     # -- the supervisor process --------------------------------------------------------------
-    def serve(self, *extra: str) -> subprocess.Popen[str]:
+    def serve(self, *extra: str, nofile: int | None = None) -> subprocess.Popen[str]:
+        """Start ``serve`` (with ``nofile``: under that soft limit of open files)."""
         assert self.proc is None
+
+        def limit() -> None:
+            if nofile is not None:
+                _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+
         with open(self.serve_log, "a") as log:
             self.proc = subprocess.Popen(
                 [SCRIPT, "serve", "--heartbeat", str(self.heartbeat), "--shutdown-wait", "2",
                  *extra], env=self.env, stdout=subprocess.PIPE, stderr=log, text=True,
+                preexec_fn=limit if nofile is not None else None,
             )  # fmt: skip
         assert self.proc.stdout is not None
         self.ready_line = self.proc.stdout.readline()
