@@ -52,6 +52,7 @@ _SUBMODULES = (
     "client",
     "clientabc",
     "connect",
+    "ioloop",
     "jsonutil",
     "kernelspec",
     "launcher",
@@ -60,7 +61,9 @@ _SUBMODULES = (
     "managerabc",
     "multikernelmanager",
     "provisioning",
+    "restarter",
     "session",
+    "ssh",
     "utils",
 )
 

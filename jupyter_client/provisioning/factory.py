@@ -21,6 +21,20 @@ if TYPE_CHECKING:  # importlib.metadata is imported when entry points are read (
 
 __all__ = ["KernelProvisionerFactory"]
 
+
+def __getattr__(name: str) -> object:
+    """Upstream's module imports ``EntryPoint`` and ``entry_points`` (code imports them from
+    here); ours loads ``importlib.metadata`` (about 30 ms) only when one is asked for."""
+    if name in ("EntryPoint", "entry_points"):
+        import importlib.metadata
+
+        return getattr(importlib.metadata, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "EntryPoint", "entry_points"])
+
 _LOCAL = "local-provisioner"
 
 
