@@ -16,10 +16,10 @@ performs its actions (docs/architecture.md, "Kernel lifecycle"; upstream.md §7-
   actor never writes connection files or reads kernelspecs. ``delegate_restart`` (the façade's
   restarter) may take over relaunches; a failure comes back through :meth:`restart_failed`.
 
-Event kinds (``KernelEvent.kind``, also passed to ``on_event``): ``started``, ``start_failed``,
-``died``, ``hung``, ``start_timeout``, ``restart`` (upstream's "restart" callbacks),
-``restarted``, ``dead`` (the policy gave up: upstream's "dead" callbacks), ``stopped``
-(``detail`` names the shutdown step that ended it).
+Event kinds (``KernelEvent.kind``, also passed to ``on_event``): ``started``, ``adopted``,
+``start_failed``, ``died``, ``hung``, ``start_timeout``, ``restart`` (upstream's "restart"
+callbacks), ``restarted``, ``dead`` (the policy gave up: upstream's "dead" callbacks),
+``stopped`` (``detail`` names the shutdown step that ended it).
 """
 
 from __future__ import annotations
