@@ -6,10 +6,11 @@ unchanged. See docs/compatibility.md for what differs on purpose.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from jupyter_client import _zmq_asyncio
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client._version import (
     __version__,
     protocol_version,
@@ -20,6 +21,9 @@ from jupyter_client._version import (
 # A library's loggers get no handler of ours: what we log reaches the application's logging
 # configuration, and nothing is printed by Python's last-resort handler when it has none.
 logging.getLogger("jupyter_client").addHandler(logging.NullHandler())
+
+# Upstream's import leaves `zmq.asyncio` reachable as `zmq.asyncio`; ours makes it so lazily.
+_zmq_asyncio.install()
 
 # Names are imported on first use (PEP 562), so `import jupyter_client` stays cheap for tools
 # that need one corner of it (the supervisor CLI, a kernel's own imports). `dir()` still lists
@@ -66,22 +70,14 @@ _SUBMODULES = (
     "ssh",
     "utils",
 )
-
-
-def __getattr__(name: str) -> Any:
-    module = _NAMES.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"jupyter_client.{name}")
-    else:
-        raise AttributeError(f"module 'jupyter_client' has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_NAMES) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        **{name: f"{module}:{name}" for name, module in _NAMES.items()},
+        **{name: f"jupyter_client.{name}" for name in _SUBMODULES},
+    },
+)
 
 
 if TYPE_CHECKING:

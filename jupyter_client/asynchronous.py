@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sniffio
 from traitlets import Type, default
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.channels import AsyncZMQSocketChannel, HBChannel
 from jupyter_client.client import KernelClient, prompt_for_input, reqrep
 
@@ -147,7 +149,32 @@ class AsyncKernelClient(KernelClient):
     execute_in_subshell = reqrep(_recv_reply, KernelClient.execute_in_subshell)
 
 
+def wrapped(meth: Callable[..., str], channel: str) -> Any:
+    """Upstream's helper (its module has it; code may import it): ``meth`` with the
+    ``reply=False, timeout=None`` keywords, the reply read by the instance's ``_recv_reply``
+    (awaited on the async client, blocking on the blocking one)."""
+    return reqrep(_instance_recv_reply, meth, channel)
+
+
+def _instance_recv_reply(self: Any, msg_id: str, **kwargs: Any) -> Any:
+    return self._recv_reply(msg_id, **kwargs)
+
+
 # Upstream ships this module as a package whose classes live in ``.client``; Jupyter Server
 # imports ``jupyter_client.asynchronous.client``. Registering this module under that name too
 # makes the import resolve (the import system checks ``sys.modules`` after loading the parent).
 sys.modules[f"{__name__}.client"] = sys.modules[__name__]
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "client": "jupyter_client.asynchronous",
+        "Instance": "traitlets:Instance",
+        "t": "typing",
+        "zmq": "zmq",
+    },
+)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Type
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.channels import HBChannel, ZMQSocketChannel
 from jupyter_client.client import KernelClient, drive, prompt_for_input, reqrep
 
@@ -74,8 +75,12 @@ class BlockingKernelClient(KernelClient):
     def is_alive(self) -> bool:
         return drive(self._async_is_alive())
 
-    def execute_interactive(self, code: str, **kwargs: Any) -> Msg:
-        return drive(self._async_execute_interactive(code, **kwargs))
+    def execute_interactive(self, *args: Any, **kwargs: Any) -> Msg:
+        return drive(self._async_execute_interactive(*args, **kwargs))
+
+    # Its signature is the coroutine's (``inspect.signature`` follows ``__wrapped__``), so the
+    # parameter list is written once.
+    execute_interactive.__wrapped__ = KernelClient._async_execute_interactive  # type: ignore[attr-defined]
 
     def _stdin_hook_default(self, msg: Msg) -> None:
         """Ask the terminal for the input the kernel requested (upstream's default hook)."""
@@ -101,3 +106,17 @@ class BlockingKernelClient(KernelClient):
 # imports ``jupyter_client.blocking.client``. Registering this module under that name too
 # makes the import resolve (the import system checks ``sys.modules`` after loading the parent).
 sys.modules[f"{__name__}.client"] = sys.modules[__name__]
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "client": "jupyter_client.blocking",
+        "run_sync": "jupyter_core.utils:run_sync",
+        "wrapped": "jupyter_client.asynchronous:wrapped",
+        "t": "typing",
+    },
+)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.protocol.connection import InvalidPortNumber
 
@@ -144,6 +145,12 @@ class HBChannel(HBChannelABC):
 
     time_to_dead: float = 1.0
     _counter = 0
+    name = "HBChannel"
+    daemon = True  # as upstream's: never keeps the interpreter alive
+    #: Upstream's attributes: the client's session (the heartbeat signs nothing) and the
+    #: socket, which here belongs to the heartbeat actor (never handed out: None).
+    session: Any = None
+    socket: Any = None
 
     def __init__(self, actor: HeartbeatActor, link: _Link) -> None:
         self._actor = actor
@@ -151,7 +158,7 @@ class HBChannel(HBChannelABC):
         self._paused = actor.paused.value
         HBChannel._counter += 1
         self.name = f"HBChannel-{HBChannel._counter}"
-        self.daemon = True  # as upstream's: never keeps the interpreter alive
+        self.session = link.session
         actor.on_heart_stopped = self._on_heart_stopped
 
     def _on_heart_stopped(self, since_last_heartbeat: float) -> None:
@@ -207,6 +214,27 @@ class HBChannel(HBChannelABC):
             )
         self._actor.finished.wait(timeout)
 
+    def run(self) -> None:
+        """Nothing to do: the actor runs in the client's trio run, not in this object."""
+
+    @property
+    def address(self) -> str:
+        """The kernel's heartbeat URL (``tcp://ip:port`` or ``ipc://path``)."""
+        return self._actor.url
+
+    # Thread's old camelCase accessors, which upstream's HBChannel inherits.
+    def getName(self) -> str:
+        return self.name
+
+    def setName(self, name: str) -> None:
+        self.name = name
+
+    def isDaemon(self) -> bool:
+        return self.daemon
+
+    def setDaemon(self, daemonic: bool) -> None:
+        self.daemon = daemonic
+
     @property
     def ident(self) -> int | None:
         return self._actor.thread_ident
@@ -214,3 +242,24 @@ class HBChannel(HBChannelABC):
     @property
     def native_id(self) -> int | None:
         return self._actor.thread_native_id
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "Empty": "queue:Empty",
+        "Event": "threading:Event",
+        "Session": "jupyter_client.session:Session",
+        "Thread": "threading:Thread",
+        "asyncio": "asyncio",
+        "atexit": "atexit",
+        "ensure_async": "jupyter_core.utils:ensure_async",
+        "protocol_version_info": "jupyter_client._version:protocol_version_info",
+        "t": "typing",
+        "time": "time",
+        "zmq": "zmq",
+    },
+)

@@ -24,6 +24,7 @@ import zmq
 from traitlets import Type, default
 
 from jupyter_client._errors import KernelDiedError
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.channels import _Link
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.clientabc import KernelClientABC
@@ -483,10 +484,24 @@ class KernelClient(ConnectionFileMixin):
 
         await wait_for_ready(self, timeout)
 
-    async def _async_execute_interactive(self, code: str, **kwargs: Any) -> Msg:
+    async def _async_execute_interactive(
+        self,
+        code: str,
+        silent: bool = False,
+        store_history: bool = True,
+        user_expressions: dict[str, str] | None = None,
+        allow_stdin: bool | None = None,
+        stop_on_error: bool = True,
+        timeout: float | None = None,
+        output_hook: Callable[[Msg], Any] | None = None,
+        stdin_hook: Callable[[Msg], Any] | None = None,
+    ) -> Msg:
         from jupyter_client._interactive import execute_interactive
 
-        return await execute_interactive(self, code, **kwargs)
+        return await execute_interactive(
+            self, code, silent, store_history, user_expressions, allow_stdin, stop_on_error,
+            timeout, output_hook, stdin_hook,
+        )  # fmt: skip
 
     # -- default hooks ------------------------------------------------------------------
     def _output_hook_default(self, msg: Msg) -> None:
@@ -521,3 +536,23 @@ def _died(alarm: CrossQueue[Any], what: str) -> KernelDiedError:
     """The error for a wait that the kernel's death ended (``alarm`` holds the event)."""
     event = alarm.get_nowait()
     return KernelDiedError.before_reply(what, getattr(event, "exit", None))
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "Bool": "traitlets:Bool",
+        "Empty": "queue:Empty",
+        "Instance": "traitlets:Instance",
+        "Session": "jupyter_client.session:Session",
+        "asyncio": "asyncio",
+        "ensure_async": "jupyter_core.utils:ensure_async",
+        "inspect": "inspect",
+        "major_protocol_version": "jupyter_client.channels:major_protocol_version",
+        "partial": "functools:partial",
+        "t": "typing",
+    },
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+from jupyter_client._lazy_names import lazy_names
+
 
 class KernelClientABC(metaclass=abc.ABCMeta):
     """The interface every kernel client offers; KernelClient is registered against it."""
@@ -33,6 +35,27 @@ class KernelClientABC(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def control_channel_class(self) -> type: ...
 
+    # The channels themselves (upstream declares them too; a client has each once started).
+    @property
+    @abc.abstractmethod
+    def shell_channel(self) -> Any: ...
+
+    @property
+    @abc.abstractmethod
+    def iopub_channel(self) -> Any: ...
+
+    @property
+    @abc.abstractmethod
+    def stdin_channel(self) -> Any: ...
+
+    @property
+    @abc.abstractmethod
+    def hb_channel(self) -> Any: ...
+
+    @property
+    @abc.abstractmethod
+    def control_channel(self) -> Any: ...
+
     @abc.abstractmethod
     def start_channels(
         self,
@@ -49,3 +72,14 @@ class KernelClientABC(metaclass=abc.ABCMeta):
     @property
     @abc.abstractmethod
     def channels_running(self) -> bool: ...
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "TYPE_CHECKING": "typing:TYPE_CHECKING",
+    },
+)

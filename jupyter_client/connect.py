@@ -23,6 +23,7 @@ from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from traitlets import Bool, Bytes, CaselessStrEnum, Instance, Integer, Type, Unicode, observe
 from traitlets.config import LoggingConfigurable, SingletonConfigurable
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.localinterfaces import localhost
 from jupyter_client.protocol.connection import (
     ASSIGN_ORDER,
@@ -31,8 +32,8 @@ from jupyter_client.protocol.connection import (
     dumps_connection,
     parse_connection_info,
     read_connection_file,
-    secure_write,
 )
+from jupyter_client.protocol.connection import secure_write as _write_owner_only
 from jupyter_client.protocol.ports import default_allocator
 from jupyter_client.utils import _filefind
 
@@ -144,7 +145,7 @@ def write_connection_file(
         curve_secretkey=curve_secretkey,
         extra=kwargs,
     )
-    secure_write(fname, dumps_connection(cfg))
+    _write_owner_only(fname, dumps_connection(cfg))
     _set_sticky_bit(os.path.dirname(fname))
     return fname, cast(KernelConnectionInfo, cfg)
 
@@ -507,3 +508,18 @@ class ConnectionFileMixin(LoggingConfigurable):
     def connect_control(self, identity: bytes | None = None) -> zmq.Socket:
         """A DEALER socket connected to the control channel."""
         return self._create_connected_socket("control", identity=identity)
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "json": "json",
+        # jupyter_core's context manager, as upstream's module has it (ours writes with its
+        # own helper above, which also refuses to write through a looser pre-existing file).
+        "secure_write": "jupyter_core.paths:secure_write",
+        "socket": "socket",
+    },
+)

@@ -22,6 +22,7 @@ from traitlets import Bool, Dict, Instance, List, Unicode
 from traitlets.config import Application
 
 from jupyter_client._app import JupyterApp, base_aliases, base_flags
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client._version import __version__
 from jupyter_client.kernelspec import PROVISIONER_GROUP, KernelSpecManager
 
@@ -156,7 +157,7 @@ class InstallKernelSpec(_KernelSpecCommand):
         "debug": base_flags["debug"],
     }
 
-    def parse_command_line(self, argv: Any = None) -> None:
+    def parse_command_line(self, argv: Any) -> None:  # type: ignore[override]
         """The first positional argument is the source directory (required)."""
         super().parse_command_line(argv)
         if self.extra_args:
@@ -209,7 +210,7 @@ class RemoveKernelSpec(_KernelSpecCommand):
     }
     flags.update(JupyterApp.flags)
 
-    def parse_command_line(self, argv: Any = None) -> None:
+    def parse_command_line(self, argv: Any) -> None:  # type: ignore[override]
         """Positional arguments are spec names (de-duplicated, sorted)."""
         super().parse_command_line(argv)
         self.spec_names = sorted(set(self.extra_args)) if self.extra_args else []
@@ -348,3 +349,15 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "KernelProvisionerFactory": "jupyter_client.provisioning.factory:KernelProvisionerFactory",
+        "t": "typing",
+    },
+)

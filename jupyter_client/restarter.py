@@ -35,6 +35,7 @@ from typing import Any
 from traitlets import Bool, Dict, Float, Instance, Integer, default
 from traitlets.config import LoggingConfigurable
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client._lifecycle import (
     await_future,
     call_public,
@@ -239,6 +240,11 @@ class KernelRestarter(LoggingConfigurable):
         restarter calls it."""
         await call_public(self.kernel_manager, "restart_kernel", now=True, newports=newports)
 
+    def poll(self) -> None:
+        """Upstream's periodic check, kept for code that calls or extends it. There is nothing
+        to look at here: a death reaches the restarter from the kernel's exit event as it
+        happens (or from the polling loop below for provisioners without an actor)."""
+
     # -- the polling fallback (provisioners without an actor) ---------------------------------
     async def _poll_loop(self) -> None:
         """Upstream's model for provisioners without an actor: ``is_alive`` every
@@ -296,3 +302,14 @@ class KernelRestarter(LoggingConfigurable):
             self.log.error("KernelRestarter: restart failed", exc_info=True)
             return False
         return bool(await maybe_await(self.kernel_manager.is_alive()))
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "t": "typing",
+    },
+)

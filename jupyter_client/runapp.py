@@ -29,6 +29,7 @@ from traitlets import Dict, Float
 from traitlets.config import catch_config_error
 
 from jupyter_client._app import JupyterApp, base_aliases, base_flags
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client._version import __version__
 from jupyter_client.consoleapp import JupyterConsoleApp, app_aliases, app_flags
 
@@ -37,10 +38,12 @@ __all__ = ["OUTPUT_TIMEOUT", "RunApp", "RunError", "launch_new_instance", "main"
 #: Upstream's fixed limit (seconds) for one file's whole execution; our default for it.
 OUTPUT_TIMEOUT = 10
 
-flags: dict[str, Any] = {**base_flags, **app_flags}
-aliases: dict[str, Any] = {**base_aliases, **app_aliases}
-frontend_aliases = set(app_aliases)
-frontend_flags = set(app_flags)
+frontend_flags_dict: dict[str, Any] = dict(app_flags)
+frontend_aliases_dict: dict[str, Any] = dict(app_aliases)
+flags: dict[str, Any] = {**base_flags, **frontend_flags_dict}
+aliases: dict[str, Any] = {**base_aliases, **frontend_aliases_dict}
+frontend_aliases = set(frontend_aliases_dict)
+frontend_flags = set(frontend_flags_dict)
 
 
 class RunError(Exception):
@@ -168,3 +171,14 @@ launch_new_instance = main
 
 if __name__ == "__main__":
     main()
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "t": "typing",
+    },
+)

@@ -8,9 +8,10 @@ read per message.
 
 Deliberate differences from upstream (documented in the core's module docstring):
 
-* the default ``packer``/``unpacker`` is ``"json"``, served by a msgspec packer whose output is
-  compact JSON (what upstream's orjson packer emits); upstream's byte-exact stdlib packer is
-  :func:`json_packer`;
+* the default ``packer``/``unpacker`` is ``"json"``, served by :func:`json_packer` /
+  :func:`json_unpacker` as upstream's is, but ours are the msgspec ones whose output is compact
+  JSON (what upstream's orjson packer emits); upstream's byte-exact stdlib packer is our
+  :func:`std_json_packer` (``std_json_unpacker``);
 * replay protection records signatures only after verifying them; ``clone()`` shares the
   message counter so clones never repeat a ``msg_id``;
 * malformed messages raise :class:`MessageError` (a ``ValueError`` and ``TypeError``).
@@ -44,6 +45,7 @@ from traitlets import (
 from traitlets.config.configurable import Configurable, LoggingConfigurable
 from traitlets.log import get_logger
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.protocol.jsonutil import extract_dates, json_clean, json_default, squash_dates
 from jupyter_client.protocol.session import (
     DELIM,
@@ -60,8 +62,6 @@ from jupyter_client.protocol.session import (
     fast_json_unpacker,
     has_msgpack,
     has_orjson,
-    json_packer,
-    json_unpacker,
     msg_header,
     new_id,
     new_id_bytes,
@@ -70,6 +70,8 @@ from jupyter_client.protocol.session import (
     pickle_packer,
     pickle_unpacker,
     squash_unicode,
+    std_json_packer,
+    std_json_unpacker,
     utc,
     utcnow,
 )
@@ -77,6 +79,12 @@ from jupyter_client.protocol.version import protocol_version
 
 if has_msgpack:  # pragma: no cover - msgpack is not installed here
     from jupyter_client.protocol.session import msgpack_packer, msgpack_unpacker  # noqa: F401
+
+#: Upstream's names for the ``"json"`` packer pair, which ours serves with the fast ones (so
+#: ``Session(packer="json").pack is json_packer``, and the import string
+#: ``"jupyter_client.session.json_packer"`` selects the same packer as ``"json"``).
+json_packer = fast_json_packer
+json_unpacker = fast_json_unpacker
 
 session_aliases = {
     "ident": "Session.session",
@@ -404,6 +412,32 @@ __all__ = [
     "session_flags",
     "squash_dates",
     "squash_unicode",
+    "std_json_packer",
+    "std_json_unpacker",
     "utc",
     "utcnow",
 ]
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "IOLoop": "tornado.ioloop:IOLoop",
+        "ZMQStream": "zmq.eventloop.zmqstream:ZMQStream",
+        "adapt": "jupyter_client.adapter:adapt",
+        "b2a_hex": "binascii:b2a_hex",
+        "compare_digest": "hmac:compare_digest",
+        "datetime": "datetime:datetime",
+        "functools": "functools",
+        "import_item": "traitlets.utils.importstring:import_item",
+        "json": "json",
+        "orjson": "?orjson",
+        "pickle": "pickle",
+        "pprint": "pprint",
+        "random": "random",
+        "timezone": "datetime:timezone",
+    },
+)

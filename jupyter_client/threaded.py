@@ -14,6 +14,7 @@ from typing import Any
 
 from traitlets import Instance, Type
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.actors.xqueue import wait_any_blocking
 from jupyter_client.channels import HBChannel, ZMQSocketChannel
 from jupyter_client.client import KernelClient
@@ -30,6 +31,13 @@ class ThreadedZMQSocketChannel(ZMQSocketChannel):
 
     _inspect: Callable[[Msg], None] | None = None
     _flush_list: list[threading.Event]
+    # Upstream's attributes for its tornado stream, socket and loop. Ours has none of them: the
+    # socket belongs to the channel actor, the loop is the dispatcher thread. ``session`` is
+    # the client's, set per instance.
+    session: Any = None
+    socket: Any = None
+    stream: Any = None
+    ioloop: Any = None
 
     def call_handlers(self, msg: Msg) -> None:
         """Override to handle each message (runs in the dispatcher thread)."""
@@ -88,9 +96,16 @@ class IOLoopThread(threading.Thread):
             for h in channels:
                 h._dispatch()
 
+    #: Upstream's tornado loop; there is none (this thread dispatches by itself).
+    ioloop: Any = None
+
     def stop(self) -> None:
         self._stop_event.set()
         self.join(5)
+
+    def close(self) -> None:
+        """Upstream's: stop the thread and close its loop (ours has no loop to close)."""
+        self.stop()
 
 
 class ThreadedKernelClient(KernelClient):
@@ -141,3 +156,24 @@ class ThreadedKernelClient(KernelClient):
         if self._channels is not None and self._channels.hb is not None:
             return bool(self.hb_channel.is_beating())
         return True
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "Future": "concurrent.futures:Future",
+        "IOLoop": "tornado.ioloop:IOLoop",
+        "Session": "jupyter_client.session:Session",
+        "Thread": "threading:Thread",
+        "asyncio": "asyncio",
+        "atexit": "atexit",
+        "get_logger": "traitlets.log:get_logger",
+        "partial": "functools:partial",
+        "time": "time",
+        "zmq": "zmq",
+        "zmqstream": "zmq.eventloop.zmqstream",
+    },
+)

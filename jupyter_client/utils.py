@@ -14,6 +14,8 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jupyter_client._lazy_names import lazy_names
+
 if TYPE_CHECKING:  # asyncio is imported by the helpers that use it (import cost)
     import asyncio
 
@@ -121,11 +123,6 @@ def _filefind(filename: str, path_dirs: str | Sequence[str] | None = None) -> st
     raise OSError(f"File {filename!r} does not exist in any of the search paths: {path_dirs!r}")
 
 
-def __getattr__(name: str) -> Any:
-    # ``utcnow`` lives in the session module (owned elsewhere); import it on first use so this
-    # module does not depend on the session being importable at import time.
-    if name == "utcnow":
-        from jupyter_client.session import utcnow
-
-        return utcnow
-    raise AttributeError(name)
+# ``utcnow`` lives in the session module; served on first use so this module does not import
+# the session at import time (upstream's module imports it).
+__getattr__, __dir__ = lazy_names(__name__, globals(), {"utcnow": "jupyter_client.session:utcnow"})

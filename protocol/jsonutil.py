@@ -18,6 +18,7 @@ import math
 import numbers
 import re
 import sys
+import time
 import types
 import warnings
 from binascii import b2a_base64
@@ -35,17 +36,50 @@ ISO8601_PAT = re.compile(
 _NAIVE_WARNING = "Interpreting naive datetime as local %s. Please add timezone info to timestamps."
 
 
-def _local_tz() -> tzinfo:
-    """The local timezone now (a fixed offset; evaluated per call so DST changes are seen)."""
-    tz = datetime.now().astimezone().tzinfo
-    return tz if tz is not None else timezone.utc
+class tzlocal(tzinfo):
+    """The system's local time zone, daylight saving included: each datetime gets the offset in
+    force at its own moment (a fixed "offset now" would be an hour off for dates across a DST
+    change). What upstream attaches to naive timestamps, without depending on dateutil."""
+
+    @staticmethod
+    def _tm(dt: datetime | None) -> time.struct_time:
+        if dt is None:
+            return time.localtime()
+        # As local wall time; mktime resolves DST itself (tm_isdst -1).
+        return time.localtime(time.mktime((*dt.replace(tzinfo=None).timetuple()[:8], -1)))
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(seconds=self._tm(dt).tm_gmtoff)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        tm = self._tm(dt)
+        return timedelta(seconds=tm.tm_gmtoff + time.timezone) if tm.tm_isdst > 0 else timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return self._tm(dt).tm_zone
+
+    def fromutc(self, dt: datetime) -> datetime:
+        seconds = (dt.replace(tzinfo=None) - _EPOCH).total_seconds()
+        return dt + timedelta(seconds=time.localtime(seconds).tm_gmtoff)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, tzlocal)
+
+    def __hash__(self) -> int:
+        return hash(tzlocal)
+
+    def __repr__(self) -> str:
+        return "tzlocal()"
+
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 def _ensure_tzinfo(dt: datetime, stacklevel: int = 4) -> datetime:
     """Attach the local timezone to a naive datetime, warning that this is deprecated."""
     if not dt.tzinfo:
         warnings.warn(_NAIVE_WARNING % dt, DeprecationWarning, stacklevel=stacklevel)
-        dt = dt.replace(tzinfo=_local_tz())
+        dt = dt.replace(tzinfo=tzlocal())
     return dt
 
 
@@ -262,4 +296,5 @@ __all__ = [
     "next_attr_name",
     "parse_date",
     "squash_dates",
+    "tzlocal",
 ]

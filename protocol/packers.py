@@ -11,9 +11,11 @@ in one file; the Session core only asks :func:`named_packers` for a pair.
   orjson is installed) emits for JSON-native values (tested), except floats with a positive
   exponent (orjson ``1e+16``, msgspec ``1e16``) and ints beyond 64 bits (orjson falls back to
   stdlib JSON); upstream's ``json_unpacker`` and ``orjson_unpacker`` parse all of it.
-  Whatever msgspec cannot encode falls back to :func:`json_packer`, like upstream's orjson
-  packer does. :func:`json_packer` itself is byte-identical to upstream's stdlib packer; use
-  ``packer="jupyter_client.session.json_packer"`` when spaced stdlib output is required.
+  Whatever msgspec cannot encode falls back to :func:`std_json_packer`, like upstream's orjson
+  packer does. :func:`std_json_packer` is byte-identical to upstream's stdlib ``json_packer``; use
+  ``packer="jupyter_client.session.std_json_packer"`` when spaced stdlib output is required.
+  ``jupyter_client.session.json_packer`` is the fast one (upstream's module name for the
+  ``"json"`` packer, so ``Session(packer="json").pack is session.json_packer`` holds as there).
 * ``orjson`` and ``msgpack`` packers exist only when those libraries are installed (a missing
   orjson means ``json``, as upstream); ``pickle`` squashes datetimes to strings first.
 """
@@ -39,7 +41,7 @@ Unpacker = Callable[[Any], Any]
 _STD_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=json_default)
 
 
-def json_packer(obj: Any) -> bytes:
+def std_json_packer(obj: Any) -> bytes:
     """Upstream's stdlib JSON packer, byte for byte (``", "``/``": "`` separators).
 
     On failure retries on :func:`json_clean` output with a ``UserWarning``, as upstream does.
@@ -57,7 +59,7 @@ def json_packer(obj: Any) -> bytes:
         return packed
 
 
-def json_unpacker(s: str | bytes) -> Any:
+def std_json_unpacker(s: str | bytes) -> Any:
     """Upstream's stdlib JSON unpacker (invalid UTF-8 is replaced, not rejected)."""
     if isinstance(s, bytes):
         s = s.decode("utf8", "replace")
@@ -77,7 +79,7 @@ _FAST_DECODE = msgspec.json.decode
 
 
 def fast_json_packer(obj: Any) -> bytes:
-    """Our default packer: compact msgspec JSON, falling back to :func:`json_packer`.
+    """Our default packer: compact msgspec JSON, falling back to :func:`std_json_packer`.
 
     Output equals upstream's orjson packer for JSON-native values. Differences from upstream's
     stdlib packer: no spaces; NaN/inf become ``null`` (not ``"nan"`` strings); naive datetimes are
@@ -89,11 +91,11 @@ def fast_json_packer(obj: Any) -> bytes:
     try:
         return _FAST_ENCODE(obj)
     except (TypeError, ValueError, OverflowError):
-        return json_packer(obj)
+        return std_json_packer(obj)
 
 
 def fast_json_unpacker(s: Any) -> Any:
-    """msgspec JSON decoding; anything it rejects is retried by :func:`json_unpacker`.
+    """msgspec JSON decoding; anything it rejects is retried by :func:`std_json_unpacker`.
 
     The retry keeps upstream's leniency (``NaN`` literals, lone surrogate escapes, invalid UTF-8
     replaced, out-of-range floats as inf).
@@ -101,32 +103,33 @@ def fast_json_unpacker(s: Any) -> Any:
     try:
         return _FAST_DECODE(s)
     except (msgspec.DecodeError, UnicodeDecodeError):
-        return json_unpacker(s if isinstance(s, (str, bytes)) else bytes(s))
+        return std_json_unpacker(s if isinstance(s, (str, bytes)) else bytes(s))
 
 
 try:
     import orjson as _orjson
 except ModuleNotFoundError:
     has_orjson = False
-    orjson_packer: Packer = json_packer
-    orjson_unpacker: Unpacker = json_unpacker
+    # As upstream: without orjson, the orjson names are the json packer's.
+    orjson_packer: Packer = fast_json_packer
+    orjson_unpacker: Unpacker = fast_json_unpacker
 else:  # pragma: no cover - orjson is not installed in our venv
     has_orjson = True
     _ORJSON_OPTS = _orjson.OPT_NAIVE_UTC | _orjson.OPT_UTC_Z
 
     def orjson_packer(obj: Any, *, option: int | None = _ORJSON_OPTS) -> bytes:
-        """orjson packing with upstream's options; any failure falls back to json_packer."""
+        """orjson packing with upstream's options; any failure falls back to std_json_packer."""
         try:
             return _orjson.dumps(obj, default=json_default, option=option)
         except Exception:
-            return json_packer(obj)
+            return std_json_packer(obj)
 
     def orjson_unpacker(s: Any) -> Any:
-        """orjson parsing; any failure falls back to json_unpacker."""
+        """orjson parsing; any failure falls back to std_json_unpacker."""
         try:
             return _orjson.loads(s)
         except Exception:
-            return json_unpacker(s)
+            return std_json_unpacker(s)
 
 
 try:
@@ -199,8 +202,8 @@ __all__ = [
     "has_msgpack",
     "has_orjson",
     "import_item",
-    "json_packer",
-    "json_unpacker",
+    "std_json_packer",
+    "std_json_unpacker",
     "named_packers",
     "orjson_packer",
     "orjson_unpacker",

@@ -26,6 +26,7 @@ import logging
 import os
 import pprint
 import sys
+import types
 from typing import Any
 
 import zmq
@@ -56,13 +57,13 @@ from jupyter_client.protocol.packers import (
     has_msgpack,
     has_orjson,
     import_item,
-    json_packer,
-    json_unpacker,
     named_packers,
     orjson_packer,
     orjson_unpacker,
     pickle_packer,
     pickle_unpacker,
+    std_json_packer,
+    std_json_unpacker,
 )
 from jupyter_client.protocol.packers import Packer as Packer
 from jupyter_client.protocol.packers import Unpacker as Unpacker
@@ -82,8 +83,12 @@ if has_msgpack:  # pragma: no cover - msgpack is not installed in our venv
 
 
 def _zmq_asyncio_socket() -> Any:
+    """``zmq.asyncio.Socket`` if that module has been loaded, else None (no such socket can
+    exist then). A module imported lazily (``importlib.util.LazyLoader``, as ``import
+    jupyter_client`` attaches ``zmq.asyncio``) is not a plain module until first used, and
+    asking it for ``Socket`` would load it: we don't."""
     mod = sys.modules.get("zmq.asyncio")
-    return None if mod is None else mod.Socket
+    return mod.Socket if type(mod) is types.ModuleType else None
 
 
 #: A tracker that is always done, for sends that are not tracked.
@@ -317,8 +322,8 @@ __all__ = [
     "has_msgpack",
     "has_orjson",
     "import_item",
-    "json_packer",
-    "json_unpacker",
+    "std_json_packer",
+    "std_json_unpacker",
     "make_signer",
     "msg_header",
     "named_packers",

@@ -22,6 +22,7 @@ _LAYERS_SCRIPT = """
 import importlib, json, pkgutil, sys, traceback
 import jupyter_client
 ROOTS = (jupyter_client.__path__[0].rsplit("/", 1)[0],)
+PACKAGE = set(sys.modules)  # what `import jupyter_client` itself loads, before any layer
 
 class Guard:
     '''Refuse traitlets and record which of our modules asked for it.'''
@@ -54,8 +55,8 @@ for pkg_name in ("jupyter_client.protocol", "jupyter_client.actors", "jupyter_cl
             failed[info.name] = str(exc)
 facade = sorted(
     m for m in sys.modules
-    if m.startswith("jupyter_client.")
-    and m.split(".")[1] not in ("protocol", "actors", "supervisor", "_version")
+    if m.startswith("jupyter_client.") and m not in PACKAGE
+    and m.split(".")[1] not in ("protocol", "actors", "supervisor")
 )
 print(json.dumps({"imported": imported, "failed": failed, "culprits": guard.culprits,
                   "traitlets": "traitlets" in sys.modules, "facade": facade}))

@@ -87,8 +87,8 @@ def test_packers_and_config() -> None:
     assert roundtrip(s, msg)["content"]["d"] == "2024-01-01T00:00:00+00:00"
     s.packer = "json"
     assert s.unpack is ss.fast_json_unpacker
-    s.packer = "jupyter_client.session.json_packer"
-    assert s.pack is ss.json_packer and s.unpack is ss.fast_json_unpacker
+    s.packer = "jupyter_client.session.std_json_packer"
+    assert s.pack is ss.std_json_packer and s.unpack is ss.fast_json_unpacker
     with pytest.raises(ValueError, match="but bytes are required"):
         Session(packer="builtins.len")
 
@@ -182,7 +182,7 @@ def test_content_relay_and_types() -> None:
 
 def test_json_packer_fallback_warns() -> None:
     with pytest.warns(UserWarning, match="Message serialization failed"):
-        assert ss.json_packer({"n": float("nan")}) == b'{"n": "nan"}'
+        assert ss.std_json_packer({"n": float("nan")}) == b'{"n": "nan"}'
     assert ss.fast_json_packer({"n": float("nan")}) == b'{"n":null}'
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

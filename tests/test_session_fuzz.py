@@ -14,10 +14,10 @@ from jupyter_client.protocol.session import (
     SessionCore,
     fast_json_packer,
     fast_json_unpacker,
-    json_packer,
-    json_unpacker,
     pickle_packer,
     pickle_unpacker,
+    std_json_packer,
+    std_json_unpacker,
 )
 
 json_values = st.recursive(
@@ -36,7 +36,7 @@ contents = st.dictionaries(st.text(max_size=8), json_values, max_size=5)
 
 def no_surrogates(obj: Any) -> bool:
     try:
-        json_packer(obj)
+        std_json_packer(obj)
     except Exception:
         return False
     return True
@@ -48,12 +48,12 @@ def test_packers_roundtrip(content: dict[str, Any]) -> None:
         return
     for pack, unpack in (
         (fast_json_packer, fast_json_unpacker),
-        (json_packer, json_unpacker),
+        (std_json_packer, std_json_unpacker),
         (pickle_packer, pickle_unpacker),
     ):
         assert unpack(pack(content)) == content
-    assert fast_json_unpacker(json_packer(content)) == content
-    assert json_unpacker(fast_json_packer(content)) == content
+    assert fast_json_unpacker(std_json_packer(content)) == content
+    assert std_json_unpacker(fast_json_packer(content)) == content
 
 
 @settings(max_examples=60)

@@ -241,8 +241,8 @@ def test_byte_identity(results: dict[str, Any]) -> None:
     outs = results["out"][-len(results["ident_cases"]) :]
     compat = Session(
         key=KEY,
-        packer="jupyter_client.session.json_packer",
-        unpacker="jupyter_client.session.json_unpacker",
+        packer="jupyter_client.session.std_json_packer",
+        unpacker="jupyter_client.session.std_json_unpacker",
     )
     default = Session(key=KEY)
     for (packer, msg_type, content, header), got in zip(results["ident_cases"], outs, strict=True):

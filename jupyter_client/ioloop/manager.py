@@ -13,17 +13,19 @@ one would leave an event loop behind.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import zmq
 from traitlets import Any as AnyTrait
 from traitlets import Instance, Type
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.ioloop.restarter import AsyncIOLoopKernelRestarter, IOLoopKernelRestarter
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_client.restarter import KernelRestarter
 
-__all__ = ["AsyncIOLoopKernelManager", "IOLoopKernelManager"]
+__all__ = ["AsyncIOLoopKernelManager", "IOLoopKernelManager", "as_zmqstream"]
 
 
 def _as_stream(socket: zmq.Socket, loop: Any) -> Any:
@@ -45,6 +47,17 @@ def _as_stream(socket: zmq.Socket, loop: Any) -> Any:
             return socket
         loop = IOLoop.current()
     return ZMQStream(socket, loop)
+
+
+def as_zmqstream(f: Any) -> Any:
+    """Upstream's decorator for a ``connect_*`` method: the socket it returns as a ``ZMQStream``
+    on the instance's ``loop``, on the terms of the methods below."""
+
+    @functools.wraps(f)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _as_stream(f(self, *args, **kwargs), getattr(self, "loop", None))
+
+    return wrapper
 
 
 class _RestarterMixin:
@@ -116,3 +129,16 @@ class AsyncIOLoopKernelManager(_RestarterMixin, AsyncKernelManager):
         help="The restarter class for this manager's kernels.",
     )
     _restarter: Any = Instance("jupyter_client.ioloop.AsyncIOLoopKernelRestarter", allow_none=True)
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "ZMQStream": "zmq.eventloop.zmqstream:ZMQStream",
+        "ioloop": "tornado.ioloop",
+        "t": "typing",
+    },
+)

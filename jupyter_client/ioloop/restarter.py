@@ -11,6 +11,7 @@ from typing import Any
 
 from traitlets import Any as AnyTrait
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.restarter import KernelRestarter
 
 __all__ = ["AsyncIOLoopKernelRestarter", "IOLoopKernelRestarter"]
@@ -33,3 +34,16 @@ class AsyncIOLoopKernelRestarter(IOLoopKernelRestarter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "Instance": "traitlets:Instance",
+        "time": "time",
+        "warnings": "warnings",
+    },
+)

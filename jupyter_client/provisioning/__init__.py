@@ -6,8 +6,9 @@ tree, which a manager needs only once it starts a kernel, not when it is importe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 
@@ -15,17 +16,10 @@ if TYPE_CHECKING:
     from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
 
-def __getattr__(name: str) -> Any:
-    if name == "LocalProvisioner":
-        from jupyter_client.provisioning.local_provisioner import LocalProvisioner
-
-        globals()[name] = LocalProvisioner
-        return LocalProvisioner
-    raise AttributeError(f"module 'jupyter_client.provisioning' has no attribute {name!r}")
-
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {"LocalProvisioner": "jupyter_client.provisioning.local_provisioner:LocalProvisioner"},
+)
 
 __all__ = ["KernelProvisionerBase", "KernelProvisionerFactory", "LocalProvisioner"]
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

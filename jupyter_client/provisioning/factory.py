@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from traitlets import Unicode, default
 from traitlets.config import SingletonConfigurable
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 
 if TYPE_CHECKING:  # importlib.metadata is imported when entry points are read (import cost)
@@ -22,19 +23,21 @@ if TYPE_CHECKING:  # importlib.metadata is imported when entry points are read (
 __all__ = ["KernelProvisionerFactory"]
 
 
-def __getattr__(name: str) -> object:
-    """Upstream's module imports ``EntryPoint`` and ``entry_points`` (code imports them from
-    here); ours loads ``importlib.metadata`` (about 30 ms) only when one is asked for."""
-    if name in ("EntryPoint", "entry_points"):
-        import importlib.metadata
-
-        return getattr(importlib.metadata, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), "EntryPoint", "entry_points"])
-
+# Upstream's module imports these (code imports them from here); ours loads
+# ``importlib.metadata`` (about 30 ms) only when one is asked for. Likewise upstream's other
+# module-level imports.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "EntryPoint": "importlib.metadata:EntryPoint",
+        "entry_points": "importlib.metadata:entry_points",
+        "cast": "typing:cast",
+        "getenv": "os:getenv",
+        "glob": "glob",
+        "path": "os.path",
+    },
+)
 
 _LOCAL = "local-provisioner"
 
@@ -44,6 +47,8 @@ class KernelProvisionerFactory(SingletonConfigurable):
 
     GROUP_NAME = "jupyter_client.kernel_provisioners"
     provisioners: ClassVar[dict[str, EntryPoint]] = {}
+    #: The environment variable naming the default provisioner (upstream's attribute).
+    default_provisioner_name_env = "JUPYTER_DEFAULT_PROVISIONER_NAME"
 
     default_provisioner_name = Unicode(
         config=True,
@@ -53,7 +58,7 @@ class KernelProvisionerFactory(SingletonConfigurable):
 
     @default("default_provisioner_name")
     def _default_provisioner_name_default(self) -> str:
-        return os.getenv("JUPYTER_DEFAULT_PROVISIONER_NAME", _LOCAL)
+        return os.getenv(self.default_provisioner_name_env, _LOCAL)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -40,6 +40,7 @@ from typing import Any
 import zmq
 from traitlets import Float
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.actors.actor import ActorError
 from jupyter_client.actors.process import ExitInfo, ProcessActor
 from jupyter_client.actors.registration import Registrar
@@ -435,8 +436,8 @@ class LocalProvisioner(KernelProvisionerBase):
         )
 
     # -- paths and info ---------------------------------------------------------------------
-    def resolve_path(self, path: str) -> str | None:
-        p = Path(os.path.expanduser(path))
+    def resolve_path(self, path_str: str) -> str | None:  # upstream's parameter name
+        p = Path(os.path.expanduser(path_str))
         if not p.is_absolute() and self.cwd:
             p = Path(self.cwd) / p
         p = p.resolve()
@@ -553,3 +554,18 @@ def _unlink(path: str | None) -> None:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "TYPE_CHECKING": "typing:TYPE_CHECKING",
+        "asyncio": "asyncio",
+        "launch_kernel": "jupyter_client.launcher:launch_kernel",
+        "pathlib": "pathlib",
+        "sys": "sys",
+    },
+)

@@ -23,6 +23,8 @@ import socketserver
 import threading
 from typing import Any
 
+from jupyter_client._lazy_names import lazy_names
+
 __all__ = ["forward_tunnel"]
 
 logger = logging.getLogger("ssh")
@@ -45,11 +47,16 @@ class ForwardServer(socketserver.ThreadingTCPServer):
     #: How long ``server_close()`` waits for each tunnel's thread after waking it.
     close_timeout: float = 5.0
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        server_address: tuple[str, int],
+        RequestHandlerClass: Any,
+        bind_and_activate: bool = True,
+    ) -> None:
         self._tunnels_lock = threading.Lock()
         self._tunnels: dict[threading.Thread, list[Any]] = {}
         self._closing = False
-        super().__init__(*args, **kwargs)
+        super().__init__(server_address, RequestHandlerClass, bind_and_activate)
 
     def _track(self, *endpoints: Any) -> bool:
         """Record the calling handler's open endpoints; False once the server is closing."""
@@ -208,3 +215,15 @@ def forward_tunnel(local_port: int, remote_host: str, remote_port: int, transpor
         server.serve_forever()
     finally:
         server.server_close()
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "select": "select",
+        "t": "typing",
+    },
+)

@@ -10,15 +10,16 @@ names but raise :class:`SSHException` saying paramiko is not supported.
 from __future__ import annotations
 
 import atexit
-import getpass
 import os
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+from getpass import getuser
 from typing import Any
 
+from jupyter_client._lazy_names import lazy_names
 from jupyter_client.protocol.ports import default_allocator
 
 __all__ = [
@@ -60,7 +61,7 @@ def select_random_ports(n: int) -> list[int]:
 def _split_server(server: str) -> tuple[str, str, int]:
     """``user@host:port`` → (user, host, port) with the current user and 22 as defaults."""
     username, _, host = server.rpartition("@")
-    username = username or getpass.getuser()
+    username = username or getuser()
     host, _, port = host.partition(":")
     return username, host, int(port) if port else 22
 
@@ -242,3 +243,23 @@ def tunnel_connection(
     )
     socket.connect(new_url)
     return tunnel
+
+
+# Names upstream's module exposes because it imported them; code written against upstream
+# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    globals(),
+    {
+        "ModuleType": "types:ModuleType",
+        "Process": "multiprocessing:Process",
+        "cast": "typing:cast",
+        "getpass": "getpass:getpass",
+        "paramiko": "?paramiko",
+        "pexpect": "?pexpect",
+        "re": "re",
+        "signal": "signal",
+        "socket": "socket",
+        "warnings": "warnings",
+    },
+)
