@@ -13,6 +13,7 @@ authentication failed (wrong key).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -24,7 +25,13 @@ from typing import Any
 
 from jupyter_client.supervisor.cli_args import build_parser
 from jupyter_client.supervisor.control import AuthError, NotRunning, RequestFailed, call
-from jupyter_client.supervisor.state import CorruptState, Paths, load_key, load_state
+from jupyter_client.supervisor.state import (
+    CorruptState,
+    Paths,
+    load_key,
+    load_state,
+    stale_temp_files,
+)
 from jupyter_client.supervisor.status import format_table, orphan_rows
 
 __all__ = ["main"]
@@ -92,6 +99,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except CorruptState as exc:
             raise CliError(f"{exc}\nrefusing to start; the file is left untouched (fix or "
                            "remove it)") from None  # fmt: skip
+        for tmp in stale_temp_files(paths):  # a previous supervisor died mid-write
+            logging.warning("removing %s (left by an interrupted write)", tmp)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if os.path.lexists(paths.socket):
             logging.warning("removing stale control socket %s (its supervisor is gone)",
                             paths.socket)  # fmt: skip

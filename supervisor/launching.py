@@ -22,6 +22,7 @@ from jupyter_core.paths import jupyter_path
 
 from jupyter_client.protocol.connection import (
     dumps_connection,
+    parse_connection_info,
     read_connection_file,
     secure_write,
 )
@@ -66,6 +67,15 @@ def resolve_spec(name: str) -> ResolvedSpec:
     return ResolvedSpec(name, found, list(model.argv), dict(model.env), model.interrupt_mode)
 
 
+def complete(info: dict[str, Any] | None) -> bool:
+    """Whether ``info`` names everything a client needs: address, key and all five ports."""
+    if not info:
+        return False
+    if not all(isinstance(info.get(k), str) for k in ("ip", "transport", "key")):
+        return False
+    return all(isinstance(info.get(p), int) and info[p] > 0 for p in PORT_NAMES)
+
+
 class KernelLauncher:
     """Connection file + argv for one supervised kernel; ``prepare`` is its KernelActor's
     ``prepare(newports)``. Ports are picked once and kept across restarts unless the
@@ -85,12 +95,32 @@ class KernelLauncher:
         #: Set by the service to make the next prepare pick fresh ports.
         self.force_newports = False
 
-    def load_existing(self) -> None:
-        """Reuse the ports and key of an adopted kernel's connection file."""
+    def restore(self, saved: dict[str, Any] | None) -> dict[str, Any] | None:
+        """An adopted kernel's connection info (its ports and key, kept for its restarts):
+        from its connection file; if that is missing, empty or incomplete, from ``saved`` (the
+        copy in the state record), and the file is written again from it; None if neither
+        holds a complete one. Each kernel's files stand alone: one damaged file affects only
+        its own kernel."""
         try:
-            self.info = read_connection_file(self.connection_file)
+            info: dict[str, Any] | None = read_connection_file(self.connection_file)
         except (OSError, ValueError):
-            self.info = None
+            info = None
+        if not complete(info):
+            info = None
+            try:
+                candidate = parse_connection_info(saved, "the state record") if saved else None
+            except ValueError:
+                candidate = None
+            if complete(candidate):
+                assert candidate is not None
+                secure_write(self.connection_file, dumps_connection(candidate))
+                info = candidate
+        if info is not None:  # its ports are ours now: claimed under our pid, not the dead one's
+            allocator = default_allocator()
+            for name in PORT_NAMES:
+                allocator.hold(info[name])
+        self.info = info
+        return info
 
     def _write(self, newports: bool) -> dict[str, Any]:
         if self.info is None or newports or self.force_newports:

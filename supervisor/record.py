@@ -88,6 +88,7 @@ class Supervised:
     def note_started(self, pid: int | None) -> None:
         rec = self.record
         rec.pid = pid
+        rec.connection = dict(self.launcher.info) if self.launcher.info else None
         rec.create_time = create_time_of(pid) if pid else None
         rec.started_at = time.time()
 

@@ -31,7 +31,6 @@ from typing import Any
 import psutil
 import trio
 
-from jupyter_client.protocol.connection import read_connection_file
 from jupyter_client.supervisor.control import RequestFailed, bind_control_socket, serve_control
 from jupyter_client.supervisor.host import KernelHost
 from jupyter_client.supervisor.kernel import KernelActor, KernelEvent, KernelStartError
@@ -88,6 +87,9 @@ class Service:
         self._nursery: trio.Nursery | None = None
         self.key = b""
         self.me = SupervisorState(os.getpid(), create_time_of(os.getpid()) or 0.0)
+        #: An event kind at which this supervisor SIGKILLs itself before recording it: how the
+        #: tests put a crash exactly between a kernel's fork and its record.
+        self._crash_at = os.environ.get("JUPYTER_SUPERVISOR_CRASH_AT", "")
 
     # -- the run -----------------------------------------------------------------------------
     async def run(self, *, on_ready: Any = None) -> None:
@@ -177,6 +179,8 @@ class Service:
             raise
 
     def _on_event(self, k: Supervised, ev: KernelEvent) -> None:
+        if ev.kind == self._crash_at:  # fault injection for recovery tests (docs/cli.md)
+            os.kill(os.getpid(), signal.SIGKILL)
         if k.actor is None:
             return
         if ev.kind == "started":
@@ -232,13 +236,15 @@ class Service:
                         rec.name, exc)  # fmt: skip
             spec = ResolvedSpec(rec.name, "", [])
         k = self._new(rec, spec)
-        k.launcher.load_existing()
-        info = k.launcher.info
+        info = k.launcher.restore(rec.connection)
         if info is None:
-            try:
-                info = read_connection_file(rec.connection_file)
-            except (OSError, ValueError):
-                info = {}
+            log.warning("kernel %s (pid %d): its connection file %s is missing or damaged and "
+                        "the state holds no copy; stopping the kernel (no client could reach "
+                        "it)", rec.id, rec.pid, rec.connection_file)  # fmt: skip
+            self.kernels.pop(rec.id, None)
+            _kill_tree(rec.pid)
+            self._remove_files(rec.id, rec.connection_file)
+            return
         if time.time() - rec.started_at >= rec.stable_start_time:
             k.policy.initial_startup = False
         assert rec.create_time is not None
@@ -310,6 +316,10 @@ class Service:
             interrupt_mode=spec.interrupt_mode, created_at=time.time(),
         )  # fmt: skip
         k = self._new(rec, spec)
+        # Recorded before anything is spawned: a supervisor killed between the fork and the
+        # `started` event leaves a record (pid unknown) by which the next one finds the
+        # kernel (by its connection file in the argv) instead of an unmanaged process.
+        self.persist()
         try:
             await self._launch_actor(k)
         except KernelStartError as exc:
@@ -367,6 +377,19 @@ class Service:
     async def op_shutdown(self, args: dict[str, Any]) -> Any:
         self._stop.set()
         return {"pid": os.getpid()}
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` (already identified by pid and create time) and its descendants."""
+    try:
+        root = psutil.Process(pid)
+        procs = [*root.children(recursive=True), root]
+    except psutil.Error:
+        return
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(procs, timeout=5)
 
 
 def _processes_using(saved: SupervisorState) -> dict[str, list[psutil.Process]]:

@@ -26,6 +26,7 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import msgspec
 import psutil
 from jupyter_core.paths import jupyter_runtime_dir
 
@@ -110,6 +111,10 @@ class KernelRecord:
     started_at: float = 0.0
     state: str = "starting"
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: A copy of the connection info (ports, key): what the next supervisor rebuilds a lost or
+    #: damaged connection file from. The state file is 0600 in the 0700 runtime dir, as the
+    #: connection file itself.
+    connection: dict[str, Any] | None = None
 
 
 @dataclass
@@ -151,12 +156,43 @@ def _write_private(path: str, data: bytes) -> None:
             os.close(dfd)
 
 
+def stale_temp_files(paths: Paths) -> list[str]:
+    """The temporary files of :func:`_write_private` left in the runtime dir by a supervisor
+    that died mid-write. Only for the lock holder to call: no other writer is running then."""
+    prefixes = [os.path.basename(p) + "." for p in (paths.state, paths.key)]
+    try:
+        names = sorted(os.listdir(paths.runtime_dir))
+    except OSError:
+        return []
+    return [
+        os.path.join(paths.runtime_dir, n)
+        for n in names
+        for prefix in prefixes
+        if n.startswith(prefix) and n.endswith(".tmp") and n[len(prefix) : -4].isdigit()
+    ]
+
+
 def write_state(paths: Paths, state: SupervisorState) -> None:
     _write_private(paths.state, state.to_json().encode())
 
 
+class _Header(msgspec.Struct):
+    version: Any = None
+
+
+class _StateDoc(msgspec.Struct):
+    version: int
+    pid: int
+    create_time: float
+    kernels: list[KernelRecord]
+
+
 def load_state(paths: Paths) -> SupervisorState | None:
-    """The saved state, None if there is none; :class:`CorruptState` if unreadable."""
+    """The saved state, None if there is none; :class:`CorruptState` if unreadable.
+
+    Every field is type-checked as it is decoded (msgspec), so any damage, whatever its shape
+    (``null``, a list, a pid of ``"abc"``, nesting deeper than the decoder will follow, invalid
+    UTF-8), is one :class:`CorruptState` naming the file and where it is wrong."""
     try:
         with open(paths.state, "rb") as f:
             raw = f.read()
@@ -165,18 +201,20 @@ def load_state(paths: Paths) -> SupervisorState | None:
     except OSError as exc:
         raise CorruptState(f"cannot read {paths.state}: {exc}") from exc
     try:
-        doc = json.loads(raw)
-        if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
-            raise ValueError(f"unknown format (version {doc.get('version')!r})")
-        kernels = {}
-        for item in doc["kernels"]:
-            rec = KernelRecord(**item)
-            if not isinstance(rec.id, str) or not isinstance(rec.name, str):
-                raise ValueError("kernel id and name must be strings")
-            kernels[rec.id] = rec
-        return SupervisorState(int(doc["pid"]), float(doc["create_time"]), kernels)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise CorruptState(f"corrupt state file {paths.state}: {exc}") from exc
+        version = msgspec.json.decode(raw, type=_Header).version
+        if version != STATE_VERSION:
+            raise CorruptState(f"corrupt state file {paths.state}: unknown format "
+                               f"(version {version!r:.40})")  # fmt: skip
+        doc = msgspec.json.decode(raw, type=_StateDoc)
+    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise CorruptState(f"corrupt state file {paths.state}: {what}") from None
+    kernels: dict[str, KernelRecord] = {}
+    for rec in doc.kernels:
+        if rec.id in kernels:
+            raise CorruptState(f"corrupt state file {paths.state}: kernel id {rec.id!r} twice")
+        kernels[rec.id] = rec
+    return SupervisorState(doc.pid, doc.create_time, kernels)
 
 
 # -- the control key ---------------------------------------------------------------------------
