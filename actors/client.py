@@ -128,6 +128,7 @@ class KernelChannels(Actor):
         control: bool = True,
         identity: bytes | None = None,
         time_to_dead: float = HeartbeatActor.DEFAULT_TIME_TO_DEAD,
+        iopub_max_queued: int = 0,
     ) -> None:
         super().__init__("kernel-channels")
         self.session = session
@@ -150,8 +151,9 @@ class KernelChannels(Actor):
         placeholder: Any = None
         if iopub:
             self.iopub = IOPubActor(
-                placeholder, session, channel_url(info, "iopub"), curve=curve, watch_link=True
-            )
+                placeholder, session, channel_url(info, "iopub"), curve=curve, watch_link=True,
+                max_queued=iopub_max_queued,
+            )  # fmt: skip
         for name in REQUEST_CHANNELS:
             if wanted[name]:
                 actor = ChannelActor(

@@ -8,9 +8,13 @@ verifies and decodes the batch, and appends the whole batch to every consumer's
 (``get``) or everything buffered at once (:func:`next_batch`), from trio, asyncio or a thread.
 
 The SUB subscribes to everything *before* connecting (so the kernel's JEP 65 ``iopub_welcome``,
-sent when the subscription arrives, is not missed) and has ``RCVHWM=0``: no output may be lost,
-at the price of memory when nobody reads. Messages are shared between consumers, not copied:
-consumers must not mutate them.
+sent when the subscription arrives, is not missed) and has ``RCVHWM=0``: the reader takes
+everything the kernel sends, so nothing is lost while consumers keep up. What a consumer does
+not read is bounded by ``max_queued`` per consumer queue: beyond it the oldest messages are
+dropped (the newest, e.g. the ``idle`` a waiter needs, survive), counted in :attr:`dropped` and
+reported in a log line at most every few seconds. (Upstream's bound is zmq's 1,000-message
+high-water mark, where the kernel's PUB drops the *newest*, silently.) Messages are shared
+between consumers, not copied: consumers must not mutate them.
 
 Whether the subscription is live (:class:`Link`): a kernel publishes only to subscriptions it
 has processed, and a SUB re-subscribes *asynchronously* after its connection dropped (a kernel
@@ -29,6 +33,7 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
+import math
 import queue
 import struct
 from collections.abc import AsyncIterator
@@ -53,6 +58,8 @@ _EVENT_HEADER = struct.Struct("=HI")  # libzmq's monitor frame: event id, value
 _monitor_ids = itertools.count()
 #: Probe ids remembered at most (their late messages are hidden); oldest forgotten first.
 MAX_PROBES = 256
+#: Seconds between two log lines about dropped messages (each gives the count since the last).
+DROP_REPORT_INTERVAL = 5.0
 
 
 class Link(enum.Enum):
@@ -93,6 +100,7 @@ class IOPubActor(Actor):
         batch_size: int = 512,
         curve: CurveClient | None = None,
         watch_link: bool = False,
+        max_queued: int = 0,
     ) -> None:
         super().__init__(f"{name}-channel")
         self.channel = name
@@ -103,7 +111,13 @@ class IOPubActor(Actor):
         #: CURVE client settings, applied to every socket this actor opens (None: plain).
         self.curve = curve
         self.decoder = Decoder(session, self.name)
-        self.queue: CrossQueue[Msg] | None = CrossQueue() if default_consumer else None
+        #: Each consumer queue's bound (0: none); see the class docstring.
+        self.max_queued = max_queued
+        #: Messages dropped from full consumer queues so far (all consumers).
+        self.dropped = 0
+        self._drops_reported = 0
+        self._drops_reported_at = -math.inf
+        self.queue: CrossQueue[Msg] | None = CrossQueue(max_queued) if default_consumer else None
         self._consumers: list[CrossQueue[Msg]] = [self.queue] if self.queue is not None else []
         #: The url the socket is connected to, or None.
         self.connected: AsyncValue[str | None] = AsyncValue(None)
@@ -129,7 +143,7 @@ class IOPubActor(Actor):
     # -- consumers (direct calls, no mailbox: they only touch the consumer list) --------------
     def add_consumer(self) -> CrossQueue[Msg]:
         """A new queue receiving every message from now on, in order."""
-        q: CrossQueue[Msg] = CrossQueue()
+        q: CrossQueue[Msg] = CrossQueue(self.max_queued)
         if self.state.value in (ActorState.STOPPED, ActorState.CRASHED):
             q.close(ChannelClosed(f"{self.channel} channel closed"))
         self._consumers.append(q)
@@ -242,6 +256,7 @@ class IOPubActor(Actor):
             yield
         finally:
             self._close_socket()
+            self._report_drops()  # the count since the last line, if any
             reason = ChannelClosed(f"{self.channel} channel closed")
             for q in self._consumers:
                 q.close(reason)
@@ -301,9 +316,28 @@ class IOPubActor(Actor):
             if msgs and self.watch_link and (self._unproven or self._probes):
                 msgs = self._scan(msgs)
             if msgs and sock is self._sock:
+                dropped = 0
                 for q in self._consumers:
-                    q.put_many(msgs)
+                    dropped += q.put_many(msgs)
                 received.value += len(msgs)
+                if dropped:
+                    self._count_drops(dropped)
+
+    def _count_drops(self, n: int) -> None:
+        """Count ``n`` dropped messages; say so at once, then at most every
+        ``DROP_REPORT_INTERVAL`` s (and a last time when the actor ends)."""
+        self.dropped += n
+        if trio.current_time() - self._drops_reported_at >= DROP_REPORT_INTERVAL:
+            self._report_drops()
+
+    def _report_drops(self) -> None:
+        if self.dropped > self._drops_reported:
+            log.warning(
+                "%s: %d message(s) dropped (%d in all): a reader is not keeping up and its "
+                "queue holds the newest %d (KernelClient.iopub_max_queued; 0 = unbounded)",
+                self.name, self.dropped - self._drops_reported, self.dropped, self.max_queued,
+            )  # fmt: skip
+            self._drops_reported, self._drops_reported_at = self.dropped, trio.current_time()
 
     # -- commands ----------------------------------------------------------------------------
     async def connect(self, url: str) -> None:

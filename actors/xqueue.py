@@ -87,38 +87,56 @@ class _ThreadWaiter:
 
 
 class CrossQueue(Generic[T]):
-    """Unbounded FIFO: ``put_many`` from the owning trio run, ``get`` from any context.
+    """FIFO: ``put_many`` from the owning trio run, ``get`` from any context.
+
+    Unbounded by default. With ``maxlen`` it keeps the newest ``maxlen`` items: a put that
+    would exceed it drops the oldest ones and counts them in :attr:`dropped` (for a stream
+    like IOPub the latest messages, e.g. the ``idle`` status a waiter needs, matter most).
 
     ``close(exc)`` makes every pending and future ``get`` on an empty queue raise ``exc``
     (items already queued are still delivered first), so a consumer learns that its channel
     died instead of waiting forever.
     """
 
-    def __init__(self) -> None:
-        self._items: deque[T] = deque()
+    def __init__(self, maxlen: int = 0) -> None:
+        self.maxlen = maxlen
+        self._items: deque[T] = deque(maxlen=maxlen or None)
         self._lock = threading.Lock()
         self._waiters: list[Wake] = []
         self._closed: BaseException | None = None
+        #: Items dropped so far because the queue was full.
+        self.dropped = 0
 
     # -- producer side ------------------------------------------------------------------
     def put(self, item: T) -> None:
         self.put_many((item,))
 
-    def put_many(self, items: Iterable[T]) -> None:
+    def put_many(self, items: Iterable[T]) -> int:
+        """Append ``items``; the number of (oldest) items dropped to stay within ``maxlen``."""
+        batch = items if isinstance(items, (list, tuple)) else list(items)
+        dropped = 0
         with self._lock:
             before = len(self._items)
-            self._items.extend(items)
-            if len(self._items) == before or not self._waiters:
-                return
+            if self.maxlen:
+                dropped = max(0, before + len(batch) - self.maxlen)
+                self.dropped += dropped
+            self._items.extend(batch)
+            if not batch or not self._waiters:
+                return dropped
             waiters, self._waiters = self._waiters, []
         for wake in waiters:
             wake()
+        return dropped
 
     def put_front(self, items: list[T]) -> None:
         """Put ``items`` back at the head, in their order (a reader looked past them)."""
         if not items:
             return
         with self._lock:
+            if self.maxlen:  # keep the newest: trim what is put back from its oldest end
+                over = max(0, len(self._items) + len(items) - self.maxlen)
+                self.dropped += over
+                items = items[over:]
             self._items.extendleft(reversed(items))
             waiters, self._waiters = self._waiters, []
         for wake in waiters:

@@ -72,6 +72,12 @@ class ZMQSocketChannel(ChannelABC):
     def msg_ready(self) -> bool:
         return len(self._queue) > 0
 
+    @property
+    def dropped(self) -> int:
+        """Ours: messages dropped because nobody read them in time (IOPub's bound,
+        ``KernelClient.iopub_max_queued``; always 0 on the request channels)."""
+        return self._queue.dropped
+
     # -- sending ------------------------------------------------------------------------
     def send(self, msg: dict[str, Any]) -> None:
         """Sign and send a message built with ``session.msg`` (never blocks)."""

@@ -21,7 +21,7 @@ from getpass import getpass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import zmq
-from traitlets import Type, default
+from traitlets import Integer, Type, default
 
 from jupyter_client._errors import KernelDiedError
 from jupyter_client._lazy_names import lazy_names
@@ -105,6 +105,15 @@ class KernelClient(ConnectionFileMixin):
     control_channel_class: Any = Type(ChannelABC)
     hb_channel_class: Any = Type(HBChannelABC)
 
+    iopub_max_queued = Integer(
+        1000,
+        min=0,
+        config=True,
+        help="IOPub messages kept for a reader that does not keep up, per reader (ours; "
+        "upstream's bound is zmq's high-water mark of 1000). Beyond it the oldest are dropped, "
+        "counted and logged; 0 keeps everything.",
+    )
+
     @default("context")
     def _context_default(self) -> zmq.Context[Any]:
         # Our channels own their sockets; this context only serves ``connect_*`` callers, so
@@ -142,6 +151,7 @@ class KernelClient(ConnectionFileMixin):
             info,
             identity=self.session.bsession,
             time_to_dead=float(self.hb_channel_class.time_to_dead),
+            iopub_max_queued=self.iopub_max_queued,
             **wanted,
         )
         self._home = home
