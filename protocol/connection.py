@@ -132,7 +132,9 @@ def secure_write(fname: str, text: str) -> None:
         os.unlink(fname)
     except OSError:
         pass
-    fd = os.open(fname, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    # Gone now, so anything there at open time was planted since: refuse it (O_EXCL, which
+    # follows no link either).
+    fd = os.open(fname, os.O_CREAT | os.O_WRONLY | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         if os.name != "nt":
             mode = stat.S_IMODE(os.stat(fname).st_mode) & 0o6677

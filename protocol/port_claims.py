@@ -41,6 +41,7 @@ __all__ = ["SharedClaims", "default_claims_dir"]
 log = logging.getLogger(__name__)
 
 _LOCK = "lock"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, where claims are off anyway
 
 #: Lock-file descriptors of transactions running now (any thread). A child forked meanwhile
 #: inherits them, and with them the flock: it would stay held until the child exited, though
@@ -133,12 +134,12 @@ class SharedClaims:
         d = self.directory
         try:
             os.makedirs(d, mode=0o700, exist_ok=True)
-            st = os.stat(d)
+            st = os.lstat(d)  # a link in its place could lead anywhere: not ours
         except OSError as e:
             self._warn(f"cannot use port claim directory {d!r}: {e}")
             return None
         uid = os.getuid() if hasattr(os, "getuid") else st.st_uid
-        if st.st_uid != uid or stat.S_IMODE(st.st_mode) & 0o077:
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or stat.S_IMODE(st.st_mode) & 0o077:
             # Another user could plant or delete claims in it: do not trust it.
             self._warn(f"port claim directory {d!r} is not private to this user; not using it")
             return None
@@ -157,7 +158,7 @@ class SharedClaims:
             yield None
             return
         try:
-            fd = os.open(os.path.join(d, _LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(os.path.join(d, _LOCK), os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
         except OSError as e:
             self._warn(f"cannot open {os.path.join(d, _LOCK)!r}: {e}")
             yield None
@@ -252,7 +253,10 @@ class _Transaction:
             return False
         tmp = os.path.join(self.directory, f".{port}.{self.pid}")
         try:
-            with open(tmp, "w") as f:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as f:
                 f.write(f"{self.pid} {self.now + ttl:.3f}\n")
             os.replace(tmp, self._path(port))
         except OSError as e:

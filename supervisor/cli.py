@@ -28,6 +28,8 @@ from jupyter_client.supervisor.control import AuthError, NotRunning, RequestFail
 from jupyter_client.supervisor.state import (
     CorruptState,
     Paths,
+    UnsafeRuntimeDir,
+    check_runtime_dir,
     load_key,
     load_state,
     stale_temp_files,
@@ -79,7 +81,11 @@ def request(args: argparse.Namespace, op: str, **params: Any) -> Any:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     paths = _paths(args)
-    os.makedirs(paths.runtime_dir, mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(paths.runtime_dir, mode=0o700, exist_ok=True)
+        check_runtime_dir(paths.runtime_dir)
+    except (OSError, UnsafeRuntimeDir) as exc:
+        raise CliError(str(exc)) from None
     if args.daemon:
         return _daemonize(args, paths)
     import trio
@@ -92,6 +98,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         lock = acquire_lock(paths)
     except AlreadyRunning as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:  # e.g. ELOOP: a link planted in the lock file's place
+        raise CliError(f"cannot open the lock file {paths.lock}: {exc}") from None
     clean = False
     try:
         try:
@@ -136,7 +144,11 @@ def _daemonize(args: argparse.Namespace, paths: Paths) -> int:
             str(args.hung_after), "--shutdown-wait", str(args.shutdown_wait),
             "--startup-timeout", str(args.startup_timeout),
             "--log-level", args.log_level]  # fmt: skip
-    with open(paths.log, "ab") as logf:
+    try:
+        fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise CliError(f"cannot open the log file {paths.log}: {exc}") from None
+    with os.fdopen(fd, "ab") as logf:
         os.fchmod(logf.fileno(), 0o600)
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                                 start_new_session=True)  # fmt: skip

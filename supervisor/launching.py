@@ -161,7 +161,8 @@ class KernelLauncher:
         for k, v in self.spec.env.items():
             env[k] = v.replace("{resource_dir}", self.spec.resource_dir)
         env["JPY_SESSION_NAME"] = self.kernel_id
-        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # Never through a link planted in its place (the kernel's output would go there).
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         # Popen dups the fd into the child; ours is closed by the service once the spawn has
         # happened (see KernelService), so pass it as a raw int we own.
         self.pending_log_fd = fd

@@ -49,6 +49,7 @@ from jupyter_client.supervisor.state import (
     SupervisorState,
     acquire_lock,
     create_time_of,
+    inside,
     load_state,
     same_process,
     write_key,
@@ -273,6 +274,9 @@ class Service:
 
     def _remove_files(self, kid: str, connection_file: str) -> None:
         for path in (connection_file, self.paths.kernel_log(kid)):
+            if not inside(self.paths, path):  # a damaged or planted record: never delete there
+                log.warning("kernel %s: not removing %s (outside the runtime dir)", kid, path)
+                continue
             with contextlib.suppress(OSError):
                 os.unlink(path)
 

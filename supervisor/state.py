@@ -138,7 +138,10 @@ class SupervisorState:
 def _write_private(path: str, data: bytes) -> None:
     """Atomically replace ``path`` by ``data`` (tmp + fsync + rename), mode 0600."""
     tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with contextlib.suppress(FileNotFoundError):  # a stale one of a previous holder of our pid
+        os.unlink(tmp)
+    # New, and never through a link planted in its place (O_EXCL does not follow links either).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.fchmod(fd, 0o600)
         view = memoryview(data)
@@ -229,7 +232,7 @@ def write_key(paths: Paths) -> bytes:
 
 def load_key(path: str) -> bytes:
     """Read a key file, refusing one that other users could read or that is not ours."""
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         st = os.fstat(fd)
         if os.name != "nt":
@@ -256,6 +259,44 @@ def create_time_of(pid: int) -> float | None:
         return None
 
 
+# -- the runtime dir ------------------------------------------------------------------------------
+
+
+class UnsafeRuntimeDir(Exception):
+    """The runtime dir could be written by someone else: serving from it is refused."""
+
+
+def check_runtime_dir(path: str) -> None:
+    """Refuse a runtime dir that is not a directory of ours that only we can write in: anyone
+    who can write there can plant links (the lock, logs, state) or replace the socket."""
+    st = os.stat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeRuntimeDir(f"runtime dir {path} is not a directory")
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid != os.getuid():
+        owner, me = _user(st.st_uid), _user(os.getuid())
+        raise UnsafeRuntimeDir(f"runtime dir {path} is owned by {owner}, not by you ({me}); "
+                               "refusing to serve from it")  # fmt: skip
+    if mode & 0o022:
+        raise UnsafeRuntimeDir(f"runtime dir {path} has mode {oct(mode)}: other users can write "
+                               f"in it; refusing to serve from it (chmod 700 {path})")  # fmt: skip
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def inside(paths: Paths, path: str) -> bool:
+    """Whether ``path`` names an entry directly in the runtime dir (what we may delete)."""
+    here = os.path.normpath(os.path.abspath(paths.runtime_dir))
+    return os.path.dirname(os.path.normpath(os.path.abspath(path))) == here
+
+
 # -- one supervisor per runtime dir -------------------------------------------------------------
 
 
@@ -265,7 +306,7 @@ class AlreadyRunning(Exception):
 
 def acquire_lock(paths: Paths) -> int:
     """Take the runtime dir's supervisor lock (an fd to keep open) or raise AlreadyRunning."""
-    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
