@@ -11,7 +11,7 @@ Why an actor and not a ``Popen`` held by a manager (upstream's ``LocalProvisione
   so the ``Popen`` object agrees). Until then the pid cannot be reused, so signalling the pid or
   its process group is never aimed at a stranger. Just before reaping, whatever is left in the
   kernel's process group and every descendant seen earlier is SIGKILLed: a kernel's helpers die
-  with it (upstream issue #104) unless the launch was ``independent``.
+  with it (upstream issue #104), ``independent`` launches included.
 * **Forked from a long-lived thread.** Linux's parent-death signal (set by
   :func:`jupyter_client.actors.launch.prepare_launch`) fires when the *thread* that forked
   exits; trio's worker threads retire after idling, so processes are forked by one daemon
@@ -50,7 +50,14 @@ from jupyter_client.actors.launch import (
     should_close_stdin,
 )
 
-__all__ = ["ExitInfo", "ProcessActor", "ProcessHandle", "SPAWNER_THREAD_NAME", "spawn_async"]
+__all__ = [
+    "ExitInfo",
+    "ProcessActor",
+    "ProcessHandle",
+    "SPAWNER_THREAD_NAME",
+    "spawn_async",
+    "spawned_pids",
+]
 
 log = logging.getLogger("jupyter_client.actors.process")
 
@@ -123,6 +130,20 @@ async def spawn_async(kwargs: dict[str, Any]) -> subprocess.Popen[bytes]:
 # -- the actor -------------------------------------------------------------------------------
 
 
+#: Pids of the processes ProcessActors spawned and have not reaped yet (this process's
+#: kernels): what a child subreaper must never reap or kill as an orphan.
+_LIVE: set[int] = set()
+
+
+def spawned_pids() -> frozenset[int]:
+    """The live children this process's ProcessActors own (see :data:`_LIVE`)."""
+    return frozenset(_LIVE)
+
+
+if hasattr(os, "register_at_fork"):  # a forked child has no children of its parent's
+    os.register_at_fork(after_in_child=_LIVE.clear)
+
+
 class ProcessActor(Actor):
     """Spawns ``argv`` when it starts; its :attr:`exit` is set when the process ends.
 
@@ -169,6 +190,7 @@ class ProcessActor(Actor):
         )  # fmt: skip
         close_stdin = should_close_stdin(self.popen_kwargs.get("stdin"))
         self.popen = popen = await spawn_async(kwargs)
+        _LIVE.add(popen.pid)
         try:
             if close_stdin and popen.stdin is not None:
                 popen.stdin.close()
@@ -226,9 +248,11 @@ class ProcessActor(Actor):
         popen = self.popen
         if popen is None or self.exit.value is not None:
             return
-        if not self.independent:
-            self._kill_group_and_known()
+        # Its helpers die with it, independent launch or not: ``independent`` is about
+        # surviving the parent, not about what the kernel leaves behind when it ends.
+        self._kill_group_and_known()
         returncode = popen.wait()  # the child has exited: returns at once
+        _LIVE.discard(popen.pid)
         for stream in (popen.stdin, popen.stdout, popen.stderr):
             if stream is not None:
                 with contextlib.suppress(OSError):
@@ -317,7 +341,7 @@ class ProcessActor(Actor):
         self._kill_group_and_known(signum)
 
     def _kill_group_and_known(self, signum: int = signal.SIGKILL) -> None:
-        if self.pgid is not None and self.pgid > 0 and not self.independent:
+        if self.pgid is not None and self.pgid > 0:
             with contextlib.suppress(OSError):
                 os.killpg(self.pgid, signum)
         for child in list(self._known.values()):

@@ -40,6 +40,7 @@ from jupyter_client.supervisor.launching import (
     UnknownKernelSpec,
     resolve_spec,
 )
+from jupyter_client.supervisor.orphans import Orphans, become_subreaper
 from jupyter_client.supervisor.policy import RestartPolicy
 from jupyter_client.supervisor.record import Supervised
 from jupyter_client.supervisor.state import (
@@ -64,6 +65,10 @@ log = logging.getLogger("jupyter_client.supervisor.service")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+#: Seconds between two looks for kernels' orphans (supervisor/orphans.py).
+CENSUS_INTERVAL = 5.0
+
+
 class Service:
     """One supervisor run; see the module docstring. ``run`` is the whole trio program."""
 
@@ -82,6 +87,7 @@ class Service:
         self.cwd = cwd
         self.kernels: dict[str, Supervised] = {}
         self.sampler = ResourceSampler()
+        self.orphans = Orphans()
         self.closing = False
         self._stop = trio.Event()
         self._host: KernelHost | None = None
@@ -95,9 +101,12 @@ class Service:
     # -- the run -----------------------------------------------------------------------------
     async def run(self, *, on_ready: Any = None) -> None:
         self.key = write_key(self.paths)
+        if not become_subreaper():
+            log.debug("not a child subreaper here: kernels' daemons are init's when orphaned")
         async with KernelHost() as host, trio.open_nursery() as nursery:
             self._host, self._nursery = host, nursery
             nursery.start_soon(self._signals)
+            nursery.start_soon(self._census)
             await self._adopt_all()
             sock = await bind_control_socket(self.paths.socket)
             await nursery.start(serve_control, sock, self.key, self.handle)
@@ -118,6 +127,12 @@ class Service:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+    async def _census(self) -> None:
+        """Note the kernels' orphans that came back to us; reap those that ended."""
+        while True:
+            await trio.sleep(CENSUS_INTERVAL)
+            await trio.to_thread.run_sync(self.orphans.census)
 
     async def _signals(self) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -263,6 +278,8 @@ class Service:
             k.launcher.release_ports()
             self.kernels.pop(k.id, None)
             self._remove_files(k.id, k.record.connection_file)
+            with trio.CancelScope(shield=True):  # its daemons go with it
+                await trio.to_thread.run_sync(self.orphans.kill_for, k.id)
 
     async def _stop_kernels(self, ids: list[str], now: bool) -> None:
         async with trio.open_nursery() as nursery:

@@ -15,6 +15,10 @@ Flags:
   --ignore-sigterm          SIGTERM is ignored
   --fork-child PIDFILE      start a grandchild in its own session (outlives killpg) and write
                             its pid to PIDFILE
+  --daemon-child PIDFILE    start a daemon by double fork: an intermediate child starts it in
+                            its own session and exits at once, so it is no longer in our
+                            tree (it is init's, or a child subreaper's); its pid goes to PIDFILE
+  --daemon-lifetime SECONDS how long that daemon lives (default 600)
   --never-reply             never answer shell/control (shutdown_request included)
   --slow-start SECONDS      sleep before binding (the heartbeat is silent meanwhile)
   --no-heartbeat            never echo heartbeats
@@ -58,6 +62,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--crash-after", type=float, default=None)
     p.add_argument("--ignore-sigterm", action="store_true")
     p.add_argument("--fork-child", default=None)
+    p.add_argument("--daemon-child", default=None)
+    p.add_argument("--daemon-lifetime", type=float, default=600.0)
     p.add_argument("--never-reply", action="store_true")
     p.add_argument("--slow-start", type=float, default=0.0)
     p.add_argument("--no-heartbeat", action="store_true")
@@ -229,6 +235,17 @@ def fork_child(pidfile: str) -> None:
     os.replace(tmp, pidfile)
 
 
+def daemon_child(pidfile: str, lifetime: float) -> None:
+    starter = (
+        "import os, subprocess, sys\n"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep({lifetime})'],\n"
+        "                     start_new_session=True, stdin=subprocess.DEVNULL)\n"
+        f"open({pidfile + '.tmp'!r}, 'w').write(str(p.pid))\n"
+        f"os.replace({pidfile + '.tmp'!r}, {pidfile!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", starter], check=True, stdin=subprocess.DEVNULL)
+
+
 def main(argv: list[str]) -> None:
     opts = parse(argv)
     if opts.crash_at_start:
@@ -241,6 +258,8 @@ def main(argv: list[str]) -> None:
         timer.start()
     if opts.fork_child:
         fork_child(opts.fork_child)
+    if opts.daemon_child:
+        daemon_child(opts.daemon_child, opts.daemon_lifetime)
     if opts.slow_start:
         time.sleep(opts.slow_start)
     with open(opts.connection_file) as f:
