@@ -71,7 +71,7 @@ bench: setup bytecode
 	$(PY) -m bench
 
 chaos: setup
-	CHAOS_SECONDS=600 $(PY) -m pytest tests -k chaos $(PYTEST_ARGS)
+	CHAOS_SECONDS=600 $(PY) -m pytest tests -s -k "chaos or fuzz or sweep" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(KVENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

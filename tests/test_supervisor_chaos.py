@@ -171,13 +171,15 @@ def test_chaos(h: Harness) -> None:
         orphans = {r["pid"] for r in json.loads(out.stdout) if r["state"] == "orphan"}
         assert orphans <= alive
         h.serve()
+        readopted_line = h.ready_line.strip()
         rows = wait_for(lambda: _settled(h), 60, "all idle after re-adoption")
         # every kernel process alive at the crash was adopted (or, if we had stopped it,
         # found hung, killed and replaced): none is left running unsupervised
         # a kernel whose process was already dead when the supervisor died is gone (forgotten):
         # the burst's SIGKILLs, or a chaos SIGKILL whose restart had not happened yet
         gone_at_crash = {k for k, pid in last_pids.items() if not pid or pid not in alive}
-        assert set(ids) - {r["id"] for r in rows} <= burst_killed | gone_at_crash
+        lost = set(ids) - {r["id"] for r in rows}
+        assert lost <= burst_killed | gone_at_crash
         assert not set(protected) & gone_at_crash
         victims = [v for v in victims if any(r["id"] == v for r in rows)]
         current = {r["pid"] for r in rows}
@@ -206,6 +208,7 @@ def test_chaos(h: Harness) -> None:
                 assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
         assert {r["id"]: r["pid"] for r in rows if r["id"] in protected} == protected_pids
         assert sum(len(s) for s in signalled.values()) > 0
+        phase2_signals = sum(len(s) for s in signalled.values())
         # -- the survivors' streams lost nothing ----------------------------------------------
         wait_for(lambda: all(p.complete() for p in probers), 30, "every probe answered")
         assert all(len(p.sent) > 10 for p in probers)
@@ -215,5 +218,12 @@ def test_chaos(h: Harness) -> None:
         ctx.term()
     h.cli("shutdown")
     assert h.wait_exit() == 0
-    assert not h.kernel_processes()
+    leaked = h.kernel_processes()
+    assert not leaked
     assert os.listdir(h.runtime) == []
+    print(f"chaos: {N_KERNELS} kernels, {CHAOS_SECONDS:g} s; at the supervisor's SIGKILL "
+          f"{len(alive)} kernel processes alive, {readopted_line!r}; kernels forgotten because "
+          f"their process was dead at the crash: {len(lost)} (none unsupervised); phase 2: "
+          f"{phase2_signals} signalled processes, each restarted exactly once; probes "
+          f"{sum(len(p.sent) for p in probers)} sent, all answered; leaked processes "
+          f"{len(leaked)}; runtime dir empty")  # fmt: skip

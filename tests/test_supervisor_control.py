@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import secrets
 import socket
@@ -165,32 +166,48 @@ def test_idle_connections_beyond_the_fd_limit_do_not_stop_the_service(h_few_fds:
     assert h.cli("status", "--json").returncode == 0
 
 
-def test_fast_fuzz_of_the_control_socket(h: Harness) -> None:
-    """A few thousand frames of every shape (the long run is `make chaos`)."""
-    key, pid = key_of(h), h.row("k")["pid"]
+#: Frames of the standing fuzz: a few thousand in `make test`, 100,000 under `make chaos`.
+FUZZ_FRAMES = 100_000 if os.environ.get("CHAOS_SECONDS") else 2000
+
+
+def _fuzz_frame(rng: random.Random, key: bytes, i: int) -> bytes:
+    fields: list[Any] = [None, 0, -1, 1.5, math.nan, math.inf, "", "x" * 300, [], {}, [[[]]],
+                         True, {"id": {"id": []}}, "../../x", 2**70]  # fmt: skip
+    kind = i % 7
+    if kind == 0:  # random bytes
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) + b"\n"
+    if kind == 1:  # a signed body with wrong types in every field
+        return signed(key, {k: rng.choice(fields) for k in ("op", "args", "nonce", "ts")})
+    if kind == 2:  # a good frame, truncated
+        good = _frame(request(op=rng.choice(["stop", "start", "nope", "status"]),
+                              args={"id": rng.choice(fields)}), key)  # fmt: skip
+        return good[: rng.randrange(1, len(good))]
+    if kind == 3:  # a valid signature over a request of the wrong shape
+        return signed(key, request(op="start", args={"name": rng.choice(fields), "id": "../x"}))
+    if kind == 4:  # deeply nested JSON, outside or inside the signed body
+        deep = "[" * rng.randrange(33, 20_000)
+        return (signed(key, deep) if rng.random() < 0.5 else deep.encode()) + b"\n"
+    if kind == 5:  # a wrong signature over a good request
+        return json.dumps({"body": json.dumps(request()), "sig": "0" * 64}).encode() + b"\n"
+    # oversized, now and then (they cost a megabyte each)
+    return (b"x" * (1 << 20 | 17) + b"\n") if i % 70 == 6 else b"{}\n"
+
+
+@pytest.mark.timeout(1800 if FUZZ_FRAMES > 2000 else 300)
+def test_fuzz_of_the_control_socket(h: Harness) -> None:
+    """Frames of every shape against a live supervisor with two kernels: none takes it or a
+    kernel down (their pids stay), each is answered or closed, `status` answers throughout."""
+    h.start("minimal", "--id", "k2")
+    wait_for(lambda: h.row("k2")["state"] == "idle", what="second kernel idle")
+    key = key_of(h)
+    pids = {r["id"]: r["pid"] for r in h.status()}
     rng = random.Random(1234)
-    fields: list[Any] = [None, 0, -1, 1.5, math.nan, "", "x" * 300, [], {}, [[[]]], True]
-    for i in range(2000):
-        kind = i % 4
-        if kind == 0:
-            data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) + b"\n"
-        elif kind == 1:
-            data = signed(key, {k: rng.choice(fields) for k in ("op", "args", "nonce", "ts")})
-        elif kind == 2:
-            good = _frame(
-                request(
-                    op=rng.choice(["stop", "start", "nope", "status"]),
-                    args={"id": rng.choice(fields)},
-                ),
-                key,
-            )
-            data = good[: rng.randrange(1, len(good))]  # truncated
-        else:
-            data = signed(
-                key, request(op="start", args={"name": rng.choice(fields), "id": "../../x"})
-            )
-        send(h, data, timeout=30)
+    for i in range(FUZZ_FRAMES):
+        send(h, _fuzz_frame(rng, key, i), timeout=30)  # returns once answered or closed
         if i % 500 == 0:
-            still_serving(h, pid)
-    still_serving(h, pid)
-    assert [r["id"] for r in h.status()] == ["k"]
+            assert h.proc is not None and h.proc.poll() is None, h.log_tail()
+            assert {r["id"]: r["pid"] for r in h.status()} == pids
+    assert h.proc is not None and h.proc.poll() is None, h.log_tail()
+    assert {r["id"]: r["pid"] for r in h.status()} == pids
+    print(f"fuzz: {FUZZ_FRAMES} frames, supervisor pid {h.proc.pid} alive, "
+          f"kernel pids unchanged {sorted(pids.values())}")  # fmt: skip
