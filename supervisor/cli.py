@@ -117,7 +117,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             os.unlink(paths.socket)
         svc = Service(paths, saved, heartbeat=args.heartbeat, hung_after=args.hung_after,
                       shutdown_wait=args.shutdown_wait, cwd=os.getcwd(),
-                      startup_timeout=args.startup_timeout or None)  # fmt: skip
+                      startup_timeout=args.startup_timeout or None,
+                      transport=args.transport, encryption=args.encryption)  # fmt: skip
 
         def ready() -> None:
             print(f"jupyter-supervisor: serving on {paths.socket} (pid {os.getpid()}, "
@@ -143,6 +144,7 @@ def _daemonize(args: argparse.Namespace, paths: Paths) -> int:
             paths.runtime_dir, "serve", "--heartbeat", str(args.heartbeat), "--hung-after",
             str(args.hung_after), "--shutdown-wait", str(args.shutdown_wait),
             "--startup-timeout", str(args.startup_timeout),
+            "--transport", args.transport, "--encryption", args.encryption,
             "--log-level", args.log_level]  # fmt: skip
     try:
         fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)

@@ -151,6 +151,14 @@ def build_parser(
                    "at the end")  # fmt: skip
     s.add_argument("--log-level", type=log_level, default="info", metavar="LEVEL",
                    help=f"the supervisor's log level ({', '.join(LOG_LEVELS)})")  # fmt: skip
+    s.add_argument("--transport", choices=("tcp", "ipc"), default="tcp",
+                   help="how kernels listen: tcp on 127.0.0.1, or ipc (unix sockets in the "
+                   "0700 runtime dir: no port any local user can reach)")  # fmt: skip
+    s.add_argument("--encryption", choices=("disabled", "auto", "required"),
+                   default="disabled",
+                   help="CurveZMQ keys per kernel: auto when its kernelspec declares curve "
+                   "in metadata.supported_encryption; required refuses kernelspecs that do "
+                   "not")  # fmt: skip
 
     s = command("start", "start a kernel and print its id")
     s.add_argument("name", help="kernelspec name (see jupyter-kernelspec list)")

@@ -12,12 +12,15 @@ pipes, so a kernel never gets EPIPE when the supervisor is gone.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import subprocess
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import zmq
 from jupyter_core.paths import jupyter_path
 
 from jupyter_client.protocol.connection import (
@@ -26,6 +29,7 @@ from jupyter_client.protocol.connection import (
     read_connection_file,
     secure_write,
 )
+from jupyter_client.protocol.curve import curve_wanted, spec_supports_curve
 from jupyter_client.protocol.kernelspec import find_spec_dir, load_kernel_json
 from jupyter_client.protocol.ports import default_allocator
 from jupyter_client.supervisor.kernel import LaunchSpec
@@ -46,6 +50,7 @@ class ResolvedSpec:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     interrupt_mode: str = "signal"
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_spec(name: str) -> ResolvedSpec:
@@ -64,7 +69,8 @@ def resolve_spec(name: str) -> ResolvedSpec:
     model = load_kernel_json(found)
     if not model.argv:
         raise UnknownKernelSpec(f"kernelspec {name!r} at {found} has an empty argv")
-    return ResolvedSpec(name, found, list(model.argv), dict(model.env), model.interrupt_mode)
+    return ResolvedSpec(name, found, list(model.argv), dict(model.env), model.interrupt_mode,
+                        dict(model.metadata))  # fmt: skip
 
 
 def complete(info: dict[str, Any] | None) -> bool:
@@ -76,14 +82,31 @@ def complete(info: dict[str, Any] | None) -> bool:
     return all(isinstance(info.get(p), int) and info[p] > 0 for p in PORT_NAMES)
 
 
+def ipc_files(info: dict[str, Any] | None) -> list[str]:
+    """The unix socket files an ``ipc`` kernel binds (none for tcp)."""
+    if not info or info.get("transport") != "ipc" or not isinstance(info.get("ip"), str):
+        return []
+    return [f"{info['ip']}-{info[p]}" for p in PORT_NAMES if isinstance(info.get(p), int)]
+
+
+#: Longest unix socket path libzmq can bind (``sun_path`` is 108 bytes with its NUL).
+MAX_IPC_PATH = 107
+
+
 class KernelLauncher:
     """Connection file + argv for one supervised kernel; ``prepare`` is its KernelActor's
     ``prepare(newports)``. Ports are picked once and kept across restarts unless the
-    restart policy (or an adoption restart) asks for new ones."""
+    restart policy (or an adoption restart) asks for new ones.
+
+    ``transport="ipc"`` puts the kernel's sockets beside its connection file (the 0700 runtime
+    dir) as ``k<hash>-1`` ... ``-5``: no port that any local user could connect to. With
+    ``encryption`` ``auto`` (and a kernelspec declaring curve) or ``required`` the kernel gets
+    a CurveZMQ keypair, made once and kept across restarts, as ``KernelManager`` does."""
 
     def __init__(
         self, kernel_id: str, spec: ResolvedSpec, connection_file: str, log_file: str,
-        *, cwd: str | None = None, ip: str = "127.0.0.1",
+        *, cwd: str | None = None, ip: str = "127.0.0.1", transport: str = "tcp",
+        encryption: str = "disabled",
     ) -> None:  # fmt: skip
         self.kernel_id = kernel_id
         self.spec = spec
@@ -91,9 +114,27 @@ class KernelLauncher:
         self.log_file = log_file
         self.cwd = cwd
         self.ip = ip
+        self.transport = transport
+        self.encryption = encryption
         self.info: dict[str, Any] | None = None
+        self._curve: tuple[str, str] | None = None  # (public, secret), Z85
         #: Set by the service to make the next prepare pick fresh ports.
         self.force_newports = False
+
+    def check(self) -> None:
+        """Refuse a launch these options cannot make (before anything is written)."""
+        if self.encryption == "required" and not spec_supports_curve(self.spec.metadata):
+            raise ValueError(
+                f"--encryption required, but kernelspec {self.spec.name!r} does not declare "
+                "'curve' in metadata.supported_encryption"
+            )
+        if self.transport == "ipc" and len(self._ipc_base()) + 2 > MAX_IPC_PATH:
+            raise ValueError(f"ipc socket path {self._ipc_base()}-N is longer than "
+                             f"{MAX_IPC_PATH} bytes; use a shorter --runtime-dir")  # fmt: skip
+
+    def _ipc_base(self) -> str:
+        tag = hashlib.sha256(self.kernel_id.encode()).hexdigest()[:10]
+        return os.path.join(os.path.dirname(os.path.abspath(self.connection_file)), f"k{tag}")
 
     def restore(self, saved: dict[str, Any] | None) -> dict[str, Any] | None:
         """An adopted kernel's connection info (its ports and key, kept for its restarts):
@@ -115,21 +156,35 @@ class KernelLauncher:
                 assert candidate is not None
                 secure_write(self.connection_file, dumps_connection(candidate))
                 info = candidate
-        if info is not None:  # its ports are ours now: claimed under our pid, not the dead one's
-            allocator = default_allocator()
+        if info is not None and info.get("transport") == "tcp":  # its ports are ours now:
+            allocator = default_allocator()  # claimed under our pid, not the dead one's
             for name in PORT_NAMES:
                 allocator.hold(info[name])
+        if info is not None and info.get("curve_publickey") and info.get("curve_secretkey"):
+            self._curve = (str(info["curve_publickey"]), str(info["curve_secretkey"]))
         self.info = info
         return info
 
     def _write(self, newports: bool) -> dict[str, Any]:
         if self.info is None or newports or self.force_newports:
             self.force_newports = False
-            ports = default_allocator().allocate(self.ip, len(PORT_NAMES))
             self.release_ports()  # the old ones, if any: not this kernel's any more
+            if self.transport == "ipc":
+                ip, ports = self._ipc_base(), list(range(1, len(PORT_NAMES) + 1))
+                for stale in ipc_files({"transport": "ipc", "ip": ip,
+                                        **dict(zip(PORT_NAMES, ports, strict=True))}):  # fmt: skip
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(stale)  # a killed kernel's: the new one binds afresh
+            else:
+                ip, ports = self.ip, default_allocator().allocate(self.ip, len(PORT_NAMES))
             info: dict[str, Any] = dict(zip(PORT_NAMES, ports, strict=True))
-            info.update(ip=self.ip, key=uuid.uuid4().hex, transport="tcp",
+            info.update(ip=ip, key=uuid.uuid4().hex, transport=self.transport,
                         signature_scheme="hmac-sha256", kernel_name=self.spec.name)  # fmt: skip
+            if curve_wanted(self.encryption, self.spec.metadata):
+                if self._curve is None:
+                    public, secret = zmq.curve_keypair()
+                    self._curve = (public.decode(), secret.decode())
+                info.update(curve_publickey=self._curve[0], curve_secretkey=self._curve[1])
             secure_write(self.connection_file, dumps_connection(info))
             self.info = info
         elif not os.path.exists(self.connection_file):
@@ -138,7 +193,7 @@ class KernelLauncher:
 
     def release_ports(self) -> None:
         """End the reservations (and the claims other processes see) on our current ports."""
-        if self.info is not None:
+        if self.info is not None and self.info.get("transport", "tcp") == "tcp":
             allocator = default_allocator()
             for name in PORT_NAMES:
                 port = self.info.get(name)

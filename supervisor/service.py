@@ -38,6 +38,7 @@ from jupyter_client.supervisor.launching import (
     KernelLauncher,
     ResolvedSpec,
     UnknownKernelSpec,
+    ipc_files,
     resolve_spec,
 )
 from jupyter_client.supervisor.orphans import Orphans, become_subreaper
@@ -75,7 +76,8 @@ class Service:
     def __init__(
         self, paths: Paths, saved: SupervisorState | None, *, heartbeat: float = 5.0,
         hung_after: int = 3, shutdown_wait: float = 5.0, cwd: str | None = None,
-        startup_timeout: float | None = 60.0,
+        startup_timeout: float | None = 60.0, transport: str = "tcp",
+        encryption: str = "disabled",
     ) -> None:  # fmt: skip
         self.paths = paths
         self.saved = saved
@@ -85,6 +87,9 @@ class Service:
         self.startup_timeout = startup_timeout
         self.shutdown_wait = shutdown_wait
         self.cwd = cwd
+        #: How new kernels listen and whether they get CurveZMQ keys (``serve`` options).
+        self.transport = transport
+        self.encryption = encryption
         self.kernels: dict[str, Supervised] = {}
         self.sampler = ResourceSampler()
         self.orphans = Orphans()
@@ -154,7 +159,8 @@ class Service:
     def _new(self, rec: KernelRecord, spec: ResolvedSpec) -> Supervised:
         assert self._host is not None
         launcher = KernelLauncher(rec.id, spec, rec.connection_file,
-                                  self.paths.kernel_log(rec.id), cwd=self.cwd)  # fmt: skip
+                                  self.paths.kernel_log(rec.id), cwd=self.cwd,
+                                  transport=self.transport, encryption=self.encryption)  # fmt: skip
         policy = RestartPolicy(restart_limit=rec.restart_limit,
                                stable_start_time=rec.stable_start_time)  # fmt: skip
         k = Supervised(rec, launcher, policy, IOPubWatch(self._host.ctx, rec.id))
@@ -241,7 +247,7 @@ class Service:
                 await self._adopt(rec)
             else:
                 log.info("kernel %s (pid %s) is gone; forgetting it", rec.id, rec.pid)
-                self._remove_files(rec.id, rec.connection_file)
+                self._remove_files(rec)
 
     async def _adopt(self, rec: KernelRecord) -> None:
         assert self._host is not None and self._nursery is not None and rec.pid is not None
@@ -259,7 +265,7 @@ class Service:
                         "it)", rec.id, rec.pid, rec.connection_file)  # fmt: skip
             self.kernels.pop(rec.id, None)
             _kill_tree(rec.pid)
-            self._remove_files(rec.id, rec.connection_file)
+            self._remove_files(rec)
             return
         if time.time() - rec.started_at >= rec.stable_start_time:
             k.policy.initial_startup = False
@@ -277,7 +283,7 @@ class Service:
             k.iopub.stop()
             k.launcher.release_ports()
             self.kernels.pop(k.id, None)
-            self._remove_files(k.id, k.record.connection_file)
+            self._remove_files(k.record, k.launcher.info)
             with trio.CancelScope(shield=True):  # its daemons go with it
                 await trio.to_thread.run_sync(self.orphans.kill_for, k.id)
 
@@ -289,8 +295,11 @@ class Service:
                     nursery.start_soon(self._stop_one, k, now)
         self.persist()
 
-    def _remove_files(self, kid: str, connection_file: str) -> None:
-        for path in (connection_file, self.paths.kernel_log(kid)):
+    def _remove_files(self, rec: KernelRecord, info: dict[str, Any] | None = None) -> None:
+        """A kernel's files: connection file, log, and an ipc kernel's socket files."""
+        kid = rec.id
+        for path in (rec.connection_file, self.paths.kernel_log(kid),
+                     *ipc_files(info or rec.connection)):  # fmt: skip
             if not inside(self.paths, path):  # a damaged or planted record: never delete there
                 log.warning("kernel %s: not removing %s (outside the runtime dir)", kid, path)
                 continue
@@ -337,6 +346,11 @@ class Service:
             interrupt_mode=spec.interrupt_mode, created_at=time.time(),
         )  # fmt: skip
         k = self._new(rec, spec)
+        try:
+            k.launcher.check()
+        except ValueError as exc:
+            self.kernels.pop(kid, None)
+            raise RequestFailed(str(exc), "refused") from None
         # Recorded before anything is spawned: a supervisor killed between the fork and the
         # `started` event leaves a record (pid unknown) by which the next one finds the
         # kernel (by its connection file in the argv) instead of an unmanaged process.
@@ -345,7 +359,7 @@ class Service:
             await self._launch_actor(k)
         except KernelStartError as exc:
             self.kernels.pop(kid, None)
-            self._remove_files(kid, rec.connection_file)
+            self._remove_files(rec, k.launcher.info)
             raise RequestFailed(f"kernel {kid} failed to start: {exc.__cause__ or exc}",
                                 "start_failed") from None  # fmt: skip
         finally:

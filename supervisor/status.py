@@ -24,6 +24,7 @@ import psutil
 import trio
 import zmq
 
+from jupyter_client.actors.curve import CurveClient
 from jupyter_client.actors.wire import Decoder, channel_url
 from jupyter_client.actors.zsocket import ZContext
 from jupyter_client.protocol.session import SessionCore
@@ -78,9 +79,12 @@ class IOPubWatch:
             signature_scheme=str(info.get("signature_scheme", "hmac-sha256")),
         )
         decoder = Decoder(session, f"supervisor-iopub-{self.kernel_id}")
+        curve = CurveClient.from_info(info)  # an encrypted kernel's IOPub needs it
         with scope:
             sock = self.ctx.socket(zmq.SUB)
             try:
+                if curve is not None:
+                    curve.apply(sock)  # before connect: the handshake starts on connect
                 sock.subscribe(b"")
                 sock.connect(url)
                 while True:

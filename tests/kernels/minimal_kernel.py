@@ -85,7 +85,9 @@ class Kernel:
             key=info["key"].encode(), signature_scheme=info["signature_scheme"]
         )
         self.ctx = zmq.Context()
-        url = f"{info['transport']}://{info['ip']}:"
+        # tcp://ip:port, or ipc://path-port as upstream's clients and ipykernel spell it
+        sep = "-" if info["transport"] == "ipc" else ":"
+        url = f"{info['transport']}://{info['ip']}{sep}"
         secret = info.get("curve_secretkey")
         self.curve_secretkey: bytes | None = secret.encode() if secret else None
         self.shell = self._bind(zmq.ROUTER, url, info["shell_port"])
