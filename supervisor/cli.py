@@ -122,7 +122,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         def ready() -> None:
             print(f"jupyter-supervisor: serving on {paths.socket} (pid {os.getpid()}, "
-                  f"{len(svc.kernels)} kernel(s) re-adopted)", flush=True)  # fmt: skip
+                  f"{len(svc.kernels) - svc.relaunched} kernel(s) re-adopted"
+                  f"{f', {svc.relaunched} restarted' if svc.relaunched else ''})",
+                  flush=True)  # fmt: skip
 
         trio.run(lambda: svc.run(on_ready=ready))
         clean = True

@@ -93,6 +93,8 @@ class Service:
         self.kernels: dict[str, Supervised] = {}
         self.sampler = ResourceSampler()
         self.orphans = Orphans()
+        #: Kernels restarted at start-up because they died while no supervisor ran.
+        self.relaunched = 0
         self.closing = False
         self._stop = trio.Event()
         self._host: KernelHost | None = None
@@ -245,9 +247,39 @@ class Service:
                     stray.kill()
             if same_process(rec.pid, rec.create_time):
                 await self._adopt(rec)
+            elif _lost_while_unsupervised(rec):
+                await self._relaunch_lost(rec)
             else:
                 log.info("kernel %s (pid %s) is gone; forgetting it", rec.id, rec.pid)
                 self._remove_files(rec)
+
+    async def _relaunch_lost(self, rec: KernelRecord) -> None:
+        """A kernel that died while no supervisor ran is restarted, as its policy would have
+        (docker restarts such containers when its daemon comes back): the same id, and the
+        same ports and key when we still have them, so clients made earlier work again."""
+        try:
+            spec = resolve_spec(rec.name)
+        except (UnknownKernelSpec, OSError, ValueError) as exc:
+            log.warning("kernel %s died while unsupervised; kernelspec %r unavailable (%s): "
+                        "forgetting it", rec.id, rec.name, exc)  # fmt: skip
+            self._remove_files(rec)
+            return
+        k = self._new(rec, spec)
+        k.launcher.restore(rec.connection)
+        k.restarts_base += 1
+        k.add_event("died", pid=rec.pid, detail="while no supervisor was running "
+                    "(exit status unknown)")  # fmt: skip
+        log.warning("kernel %s (pid %s) died while no supervisor was running; restarting it",
+                    rec.id, rec.pid)  # fmt: skip
+        try:
+            await self._launch_actor(k)
+        except KernelStartError as exc:
+            log.warning("kernel %s: restart failed (%s); forgetting it", rec.id,
+                        exc.__cause__ or exc)  # fmt: skip
+            self.kernels.pop(rec.id, None)
+            self._remove_files(rec, k.launcher.info)
+            return
+        self.relaunched += 1
 
     async def _adopt(self, rec: KernelRecord) -> None:
         assert self._host is not None and self._nursery is not None and rec.pid is not None
@@ -276,6 +308,7 @@ class Service:
 
     async def _stop_one(self, k: Supervised, now: bool) -> None:
         k.stopping = True
+        self.persist()  # "stopping" on record: a crash now must not bring it back
         try:
             if k.actor is not None and self._host is not None and k.id in self._host:
                 await self._host.remove(k.id, now=now)
@@ -412,6 +445,13 @@ class Service:
     async def op_shutdown(self, args: dict[str, Any]) -> Any:
         self._stop.set()
         return {"pid": os.getpid()}
+
+
+def _lost_while_unsupervised(rec: KernelRecord) -> bool:
+    """A kernel that ran, was meant to run on (not being stopped, not given up on) and still
+    has restarts left: it died while no supervisor was watching."""
+    return (rec.started_at > 0 and rec.state not in ("stopping", "stopped", "dead")
+            and rec.restarts < rec.restart_limit)  # fmt: skip
 
 
 def _kill_tree(pid: int) -> None:

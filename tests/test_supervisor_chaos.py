@@ -175,11 +175,12 @@ def test_chaos(h: Harness) -> None:
         rows = wait_for(lambda: _settled(h), 60, "all idle after re-adoption")
         # every kernel process alive at the crash was adopted (or, if we had stopped it,
         # found hung, killed and replaced): none is left running unsupervised
-        # a kernel whose process was already dead when the supervisor died is gone (forgotten):
-        # the burst's SIGKILLs, or a chaos SIGKILL whose restart had not happened yet
         gone_at_crash = {k for k, pid in last_pids.items() if not pid or pid not in alive}
+        # ... and one whose process was dead by then (the burst's SIGKILLs, or a chaos SIGKILL
+        # whose restart had not happened yet) is restarted: no kernel is lost
         lost = set(ids) - {r["id"] for r in rows}
-        assert lost <= burst_killed | gone_at_crash
+        assert lost == set(), (lost, burst_killed, gone_at_crash)
+        relaunched = len(gone_at_crash)
         assert not set(protected) & gone_at_crash
         victims = [v for v in victims if any(r["id"] == v for r in rows)]
         current = {r["pid"] for r in rows}
@@ -222,8 +223,8 @@ def test_chaos(h: Harness) -> None:
     assert not leaked
     assert os.listdir(h.runtime) == []
     print(f"chaos: {N_KERNELS} kernels, {CHAOS_SECONDS:g} s; at the supervisor's SIGKILL "
-          f"{len(alive)} kernel processes alive, {readopted_line!r}; kernels forgotten because "
-          f"their process was dead at the crash: {len(lost)} (none unsupervised); phase 2: "
+          f"{len(alive)} kernel processes alive, {readopted_line!r}; {relaunched} dead at the "
+          f"crash and restarted; kernels lost {len(lost)}; phase 2: "
           f"{phase2_signals} signalled processes, each restarted exactly once; probes "
           f"{sum(len(p.sent) for p in probers)} sent, all answered; leaked processes "
           f"{len(leaked)}; runtime dir empty")  # fmt: skip
