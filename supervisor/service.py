@@ -28,7 +28,6 @@ import time
 import uuid
 from typing import Any
 
-import psutil
 import trio
 
 from jupyter_client.supervisor.control import RequestFailed, bind_control_socket, serve_control
@@ -43,6 +42,7 @@ from jupyter_client.supervisor.launching import (
 )
 from jupyter_client.supervisor.orphans import Orphans, become_subreaper
 from jupyter_client.supervisor.policy import RestartPolicy
+from jupyter_client.supervisor.readoption import readopt_all
 from jupyter_client.supervisor.record import Supervised
 from jupyter_client.supervisor.state import (
     AlreadyRunning,
@@ -53,7 +53,6 @@ from jupyter_client.supervisor.state import (
     create_time_of,
     inside,
     load_state,
-    same_process,
     write_key,
     write_state,
 )
@@ -114,7 +113,7 @@ class Service:
             self._host, self._nursery = host, nursery
             nursery.start_soon(self._signals)
             nursery.start_soon(self._census)
-            await self._adopt_all()
+            await readopt_all(self)
             sock = await bind_control_socket(self.paths.socket)
             await nursery.start(serve_control, sock, self.key, self.handle)
             self.persist()
@@ -158,7 +157,7 @@ class Service:
             log.error("cannot write the state file: %s", exc)
 
     # -- kernels -----------------------------------------------------------------------------
-    def _new(self, rec: KernelRecord, spec: ResolvedSpec) -> Supervised:
+    def new_supervised(self, rec: KernelRecord, spec: ResolvedSpec) -> Supervised:
         assert self._host is not None
         launcher = KernelLauncher(rec.id, spec, rec.connection_file,
                                   self.paths.kernel_log(rec.id), cwd=self.cwd,
@@ -169,7 +168,7 @@ class Service:
         self.kernels[rec.id] = k
         return k
 
-    async def _new_actor(self, k: Supervised) -> KernelActor:
+    async def new_actor(self, k: Supervised) -> KernelActor:
         """A fresh KernelActor for ``k`` in the host (replacing an earlier one, whose restarts
         count on)."""
         host = self._host
@@ -189,11 +188,11 @@ class Service:
         await host.add(actor)
         return actor
 
-    async def _launch_actor(self, k: Supervised) -> None:
+    async def launch_actor(self, k: Supervised) -> None:
         """A fresh KernelActor for ``k``, started; on failure it is gone from the host."""
         host = self._host
         assert host is not None
-        actor = await self._new_actor(k)
+        actor = await self.new_actor(k)
         try:
             await actor.start()
         except KernelStartError:
@@ -226,86 +225,6 @@ class Service:
         if ev.kind in ("started", "died", "dead", "restarted", "stopped", "start_failed"):
             self.persist()
 
-    async def _adopt_all(self) -> None:
-        saved = self.saved
-        if saved is None:
-            return
-        found = _processes_using(saved)
-        for rec in saved.kernels.values():
-            candidates = [p for p in found.get(rec.id, []) if p.pid != rec.pid]
-            if not same_process(rec.pid, rec.create_time) and candidates:
-                # died while a restart was in flight: its successor was spawned but never
-                # recorded. It is the kernel now.
-                newest = max(candidates, key=lambda p: p.create_time())
-                candidates.remove(newest)
-                log.info("kernel %s: adopting pid %d (started by an interrupted restart)",
-                         rec.id, newest.pid)  # fmt: skip
-                rec.pid, rec.create_time = newest.pid, newest.create_time()
-            for stray in candidates:  # never two processes for one kernel id
-                log.warning("kernel %s: killing stray process %d", rec.id, stray.pid)
-                with contextlib.suppress(psutil.Error):
-                    stray.kill()
-            if same_process(rec.pid, rec.create_time):
-                await self._adopt(rec)
-            elif _lost_while_unsupervised(rec):
-                await self._relaunch_lost(rec)
-            else:
-                log.info("kernel %s (pid %s) is gone; forgetting it", rec.id, rec.pid)
-                self._remove_files(rec)
-
-    async def _relaunch_lost(self, rec: KernelRecord) -> None:
-        """A kernel that died while no supervisor ran is restarted, as its policy would have
-        (docker restarts such containers when its daemon comes back): the same id, and the
-        same ports and key when we still have them, so clients made earlier work again."""
-        try:
-            spec = resolve_spec(rec.name)
-        except (UnknownKernelSpec, OSError, ValueError) as exc:
-            log.warning("kernel %s died while unsupervised; kernelspec %r unavailable (%s): "
-                        "forgetting it", rec.id, rec.name, exc)  # fmt: skip
-            self._remove_files(rec)
-            return
-        k = self._new(rec, spec)
-        k.launcher.restore(rec.connection)
-        k.restarts_base += 1
-        k.add_event("died", pid=rec.pid, detail="while no supervisor was running "
-                    "(exit status unknown)")  # fmt: skip
-        log.warning("kernel %s (pid %s) died while no supervisor was running; restarting it",
-                    rec.id, rec.pid)  # fmt: skip
-        try:
-            await self._launch_actor(k)
-        except KernelStartError as exc:
-            log.warning("kernel %s: restart failed (%s); forgetting it", rec.id,
-                        exc.__cause__ or exc)  # fmt: skip
-            self.kernels.pop(rec.id, None)
-            self._remove_files(rec, k.launcher.info)
-            return
-        self.relaunched += 1
-
-    async def _adopt(self, rec: KernelRecord) -> None:
-        assert self._host is not None and self._nursery is not None and rec.pid is not None
-        try:
-            spec = resolve_spec(rec.name)
-        except (UnknownKernelSpec, OSError, ValueError) as exc:
-            log.warning("kernel %s: kernelspec %r unavailable (%s): no restarts", rec.id,
-                        rec.name, exc)  # fmt: skip
-            spec = ResolvedSpec(rec.name, "", [])
-        k = self._new(rec, spec)
-        info = k.launcher.restore(rec.connection)
-        if info is None:
-            log.warning("kernel %s (pid %d): its connection file %s is missing or damaged and "
-                        "the state holds no copy; stopping the kernel (no client could reach "
-                        "it)", rec.id, rec.pid, rec.connection_file)  # fmt: skip
-            self.kernels.pop(rec.id, None)
-            _kill_tree(rec.pid)
-            self._remove_files(rec)
-            return
-        if time.time() - rec.started_at >= rec.stable_start_time:
-            k.policy.initial_startup = False
-        assert rec.create_time is not None
-        actor = await self._new_actor(k)
-        await actor.adopt(rec.pid, rec.create_time, info)
-        log.info("kernel %s (pid %d) re-adopted", rec.id, rec.pid)
-
     async def _stop_one(self, k: Supervised, now: bool) -> None:
         k.stopping = True
         self.persist()  # "stopping" on record: a crash now must not bring it back
@@ -316,7 +235,7 @@ class Service:
             k.iopub.stop()
             k.launcher.release_ports()
             self.kernels.pop(k.id, None)
-            self._remove_files(k.record, k.launcher.info)
+            self.remove_files(k.record, k.launcher.info)
             with trio.CancelScope(shield=True):  # its daemons go with it
                 await trio.to_thread.run_sync(self.orphans.kill_for, k.id)
 
@@ -328,7 +247,7 @@ class Service:
                     nursery.start_soon(self._stop_one, k, now)
         self.persist()
 
-    def _remove_files(self, rec: KernelRecord, info: dict[str, Any] | None = None) -> None:
+    def remove_files(self, rec: KernelRecord, info: dict[str, Any] | None = None) -> None:
         """A kernel's files: connection file, log, and an ipc kernel's socket files."""
         kid = rec.id
         for path in (rec.connection_file, self.paths.kernel_log(kid),
@@ -378,7 +297,7 @@ class Service:
             stable_start_time=float(args.get("stable_start_time", 10.0)),
             interrupt_mode=spec.interrupt_mode, created_at=time.time(),
         )  # fmt: skip
-        k = self._new(rec, spec)
+        k = self.new_supervised(rec, spec)
         try:
             k.launcher.check()
         except ValueError as exc:
@@ -389,10 +308,10 @@ class Service:
         # kernel (by its connection file in the argv) instead of an unmanaged process.
         self.persist()
         try:
-            await self._launch_actor(k)
+            await self.launch_actor(k)
         except KernelStartError as exc:
             self.kernels.pop(kid, None)
-            self._remove_files(rec, k.launcher.info)
+            self.remove_files(rec, k.launcher.info)
             raise RequestFailed(f"kernel {kid} failed to start: {exc.__cause__ or exc}",
                                 "start_failed") from None  # fmt: skip
         finally:
@@ -409,7 +328,7 @@ class Service:
         if k.actor is not None:
             await k.actor.restart(now=bool(args.get("now")))
         else:
-            await self._launch_actor(k)
+            await self.launch_actor(k)
         self.persist()
         return {"id": k.id, "pid": k.pid}
 
@@ -445,47 +364,6 @@ class Service:
     async def op_shutdown(self, args: dict[str, Any]) -> Any:
         self._stop.set()
         return {"pid": os.getpid()}
-
-
-def _lost_while_unsupervised(rec: KernelRecord) -> bool:
-    """A kernel that ran, was meant to run on (not being stopped, not given up on) and still
-    has restarts left: it died while no supervisor was watching."""
-    return (rec.started_at > 0 and rec.state not in ("stopping", "stopped", "dead")
-            and rec.restarts < rec.restart_limit)  # fmt: skip
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` (already identified by pid and create time) and its descendants."""
-    try:
-        root = psutil.Process(pid)
-        procs = [*root.children(recursive=True), root]
-    except psutil.Error:
-        return
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    psutil.wait_procs(procs, timeout=5)
-
-
-def _processes_using(saved: SupervisorState) -> dict[str, list[psutil.Process]]:
-    """Our live processes whose argv names a saved kernel's connection file, by kernel id
-    (kernelspec argvs pass ``{connection_file}``; the files are ours, named by kernel id)."""
-    files = {rec.connection_file: rec.id for rec in saved.kernels.values()}
-    uid = os.getuid()
-    found: dict[str, list[psutil.Process]] = {}
-    for p in psutil.process_iter(["cmdline", "uids", "status"]):
-        try:
-            if p.info["uids"] is None or p.info["uids"].real != uid:
-                continue
-            if p.info["status"] == psutil.STATUS_ZOMBIE or p.pid == os.getpid():
-                continue
-            for arg in p.info["cmdline"] or ():
-                if arg in files:
-                    found.setdefault(files[arg], []).append(p)
-                    break
-        except psutil.Error:
-            continue
-    return found
 
 
 def load_saved(paths: Paths) -> SupervisorState | None:
