@@ -15,11 +15,7 @@ performs its actions (docs/architecture.md, "Kernel lifecycle"; upstream.md §7-
 * **The façade keeps the files.** ``prepare(newports)`` returns a :class:`LaunchSpec`; the
   actor never writes connection files or reads kernelspecs. ``delegate_restart`` (the façade's
   restarter) may take over relaunches; a failure comes back through :meth:`restart_failed`.
-
-Event kinds (``KernelEvent.kind``, also passed to ``on_event``): ``started``, ``adopted``,
-``start_failed``, ``died``, ``hung``, ``start_timeout``, ``restart`` (upstream's "restart"
-callbacks), ``restarted``, ``dead`` (the policy gave up: upstream's "dead" callbacks),
-``stopped`` (``detail`` names the shutdown step that ended it).
+  What it reports (``on_event``) is a :class:`~.kernel_types.KernelEvent`.
 """
 
 from __future__ import annotations
@@ -108,9 +104,7 @@ class KernelActor(Actor):
         )  # fmt: skip
         self._delegate = delegate_restart
         self.session_factory = session_factory or default_session
-        self.heartbeat = heartbeat
-        self.on_event = on_event
-        self.ctx = ctx
+        self.heartbeat, self.on_event, self.ctx = heartbeat, on_event, ctx
         #: With ``heartbeat``: seconds a new process gets to answer its first beat.
         self.startup_timeout = startup_timeout
         #: Lifecycle state of the kernel (``Actor.state`` is the actor's own), mirrored from
@@ -122,9 +116,8 @@ class KernelActor(Actor):
         self._incs: dict[int, Incarnation] = {}
         #: pid, exit and connection info of recently released processes (for the events that
         #: name them, and the port probe after an early death).
-        self._ended: OrderedDict[int, tuple[int | None, ExitInfo | None, dict[str, Any]]] = (
-            OrderedDict()
-        )
+        self._ended: OrderedDict[int, tuple[int | None, ExitInfo | None, dict[str, Any]]]
+        self._ended = OrderedDict()
         self._own_ctx = False
         self._nursery: trio.Nursery | None = None
         self._launch_error: BaseException | None = None
@@ -249,10 +242,9 @@ class KernelActor(Actor):
         await self._drive(lc.Start(trio.current_time(), self._gone()))
 
     async def _do_shutdown(self, now: bool, restart: bool, interrupt: bool) -> ShutdownStep | None:
-        had_process = self.lifecycle.current is not None
+        had_process, t = self.lifecycle.current is not None, trio.current_time()
         bound = restart and not now and self._bound()
-        event = lc.Stop(trio.current_time(), now, restart, interrupt, bound, self._gone())
-        await self._drive(event)
+        await self._drive(lc.Stop(t, now, restart, interrupt, bound, self._gone()))
         return self.lifecycle.shutdown_step if had_process else None
 
     async def _do_restart(self, now: bool, newports: bool) -> None:

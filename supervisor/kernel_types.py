@@ -66,6 +66,13 @@ class LaunchSpec:
 
 @dataclass(frozen=True)
 class KernelEvent:
+    """One thing that happened to a kernel, as the kernel actor reports it (``on_event``).
+
+    ``kind``: ``started``, ``adopted``, ``start_failed``, ``died``, ``hung``, ``start_timeout``,
+    ``restart`` (upstream's "restart" callbacks), ``restarted``, ``dead`` (the policy gave up:
+    upstream's "dead" callbacks), ``stopped`` (``detail`` names the shutdown step that ended it).
+    """
+
     kind: str
     at: float  # time.time()
     clock: float  # trio.current_time(), for intervals

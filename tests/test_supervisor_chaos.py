@@ -180,7 +180,7 @@ def test_chaos(h: Harness) -> None:
         # whose restart had not happened yet) is restarted: no kernel is lost
         lost = set(ids) - {r["id"] for r in rows}
         assert lost == set(), (lost, burst_killed, gone_at_crash)
-        relaunched = len(gone_at_crash)
+        not_running = len(gone_at_crash)
         assert not set(protected) & gone_at_crash
         victims = [v for v in victims if any(r["id"] == v for r in rows)]
         current = {r["pid"] for r in rows}
@@ -223,8 +223,8 @@ def test_chaos(h: Harness) -> None:
     assert not leaked
     assert os.listdir(h.runtime) == []
     print(f"chaos: {N_KERNELS} kernels, {CHAOS_SECONDS:g} s; at the supervisor's SIGKILL "
-          f"{len(alive)} kernel processes alive, {readopted_line!r}; {relaunched} dead at the "
-          f"crash and restarted; kernels lost {len(lost)}; phase 2: "
+          f"{len(alive)} kernel processes alive, {readopted_line!r}; {not_running} not running "
+          f"their recorded process at the crash; kernels lost {len(lost)}; phase 2: "
           f"{phase2_signals} signalled processes, each restarted exactly once; probes "
           f"{sum(len(p.sent) for p in probers)} sent, all answered; leaked processes "
           f"{len(leaked)}; runtime dir empty")  # fmt: skip
