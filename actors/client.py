@@ -153,6 +153,7 @@ class KernelChannels(Actor):
             self.iopub = IOPubActor(
                 placeholder, session, channel_url(info, "iopub"), curve=curve, watch_link=True,
                 max_queued=iopub_max_queued,
+                drop_hint="KernelClient.iopub_max_queued; 0 = unbounded",
             )  # fmt: skip
         for name in REQUEST_CHANNELS:
             if wanted[name]:

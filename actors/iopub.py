@@ -101,6 +101,7 @@ class IOPubActor(Actor):
         curve: CurveClient | None = None,
         watch_link: bool = False,
         max_queued: int = 0,
+        drop_hint: str = "",
     ) -> None:
         super().__init__(f"{name}-channel")
         self.channel = name
@@ -113,6 +114,8 @@ class IOPubActor(Actor):
         self.decoder = Decoder(session, self.name)
         #: Each consumer queue's bound (0: none); see the class docstring.
         self.max_queued = max_queued
+        #: Where the bound is configured, for the drop warning (the owner knows).
+        self.drop_hint = drop_hint
         #: Messages dropped from full consumer queues so far (all consumers).
         self.dropped = 0
         self._drops_reported = 0
@@ -334,8 +337,8 @@ class IOPubActor(Actor):
         if self.dropped > self._drops_reported:
             log.warning(
                 "%s: %d message(s) dropped (%d in all): a reader is not keeping up and its "
-                "queue holds the newest %d (KernelClient.iopub_max_queued; 0 = unbounded)",
-                self.name, self.dropped - self._drops_reported, self.dropped, self.max_queued,
+                "queue holds the newest %d%s", self.name, self.dropped - self._drops_reported,
+                self.dropped, self.max_queued, f" ({self.drop_hint})" if self.drop_hint else "",
             )  # fmt: skip
             self._drops_reported, self._drops_reported_at = self.dropped, trio.current_time()
 

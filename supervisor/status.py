@@ -1,10 +1,12 @@
 """Status rows: execution state from IOPub, resources from psutil, and the table.
 
 Why a watcher per kernel on IOPub: "busy" and "idle" exist only as IOPub ``status``
-messages; the process table cannot tell them apart. Each supervised kernel gets one SUB
-socket (on the host's shared zmq context) read in batches; only ``status`` messages and the
-time of the last message are kept, so an idle kernel costs nothing and a chatty one a dict
-lookup per message. The socket is replaced when a restart picks new ports.
+messages; the process table cannot tell them apart. Each supervised kernel gets an
+:class:`~jupyter_client.actors.iopub.IOPubActor` (on the host's shared zmq context: the same
+channel actor clients use, so the same batching, verification and CURVE), whose one consumer
+queue this watcher drains; only ``status`` messages and the time of the last message are kept,
+so an idle kernel costs nothing and a chatty one a dict lookup per message. The actor is
+replaced when a restart picks new ports.
 
 Why resources are sampled on request: ``cpu_percent`` is a difference between two readings,
 so the supervisor keeps one ``psutil.Process`` per process of each kernel's tree and reads
@@ -22,14 +24,19 @@ from typing import Any
 
 import psutil
 import trio
-import zmq
 
+from jupyter_client.actors.channels import ChannelClosed
 from jupyter_client.actors.curve import CurveClient
-from jupyter_client.actors.wire import Decoder, channel_url
+from jupyter_client.actors.iopub import IOPubActor, next_batch
+from jupyter_client.actors.wire import channel_url
 from jupyter_client.actors.zsocket import ZContext
 from jupyter_client.protocol.session import SessionCore
 
 __all__ = ["COLUMNS", "IOPubWatch", "ResourceSampler", "format_table"]
+
+#: A watcher's queue bound: it drains it in the same trio run as the reader fills it, so
+#: this is only a backstop (the newest are kept; the watcher needs only the latest status).
+WATCH_QUEUE = 64
 
 log = logging.getLogger("jupyter_client.supervisor.status")
 
@@ -78,28 +85,29 @@ class IOPubWatch:
             key=str(info.get("key", "")).encode(),
             signature_scheme=str(info.get("signature_scheme", "hmac-sha256")),
         )
-        decoder = Decoder(session, f"supervisor-iopub-{self.kernel_id}")
-        curve = CurveClient.from_info(info)  # an encrypted kernel's IOPub needs it
+        actor = IOPubActor(
+            self.ctx, session, url, name=f"supervisor-iopub-{self.kernel_id}",
+            default_consumer=False, curve=CurveClient.from_info(info), max_queued=WATCH_QUEUE,
+            batch_size=WATCH_QUEUE,
+        )  # fmt: skip
+        queue = actor.add_consumer()
         with scope:
-            sock = self.ctx.socket(zmq.SUB)
-            try:
-                if curve is not None:
-                    curve.apply(sock)  # before connect: the handshake starts on connect
-                sock.subscribe(b"")
-                sock.connect(url)
-                while True:
-                    batch = await sock.recv_batch()
-                    self.last_activity = time.time()
-                    self.messages += len(batch)
-                    for msg in decoder.decode_batch(batch):
-                        if msg.get("msg_type") == "status":
-                            state = msg.get("content", {}).get("execution_state")
-                            if isinstance(state, str):
-                                self.execution_state = state
-            except trio.ClosedResourceError:
-                pass
-            finally:
-                sock.close()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(actor.run)
+                try:
+                    while True:
+                        batch = await next_batch(queue)
+                        self.last_activity = time.time()
+                        self.messages += len(batch)
+                        for msg in batch:
+                            if msg.get("msg_type") == "status":
+                                state = msg.get("content", {}).get("execution_state")
+                                if isinstance(state, str):
+                                    self.execution_state = state
+                except ChannelClosed:
+                    pass
+                finally:
+                    actor.cancel()
 
 
 class ResourceSampler:
