@@ -6,10 +6,11 @@ jupyter_client`` must stay cheap (no trio, no psutil: tests/test_import_boundari
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jupyter_client.actors.process import ExitInfo
+    from jupyter_client.actors.xqueue import CrossQueue
 
 __all__ = ["KernelDiedError"]
 
@@ -36,3 +37,9 @@ class KernelDiedError(RuntimeError):
         plus the cause when we know it."""
         how = f" ({exit.describe()})" if exit is not None else ""
         return cls(f"Kernel died before replying to {what}{how}", exit)
+
+    @classmethod
+    def from_alarm(cls, alarm: CrossQueue[Any], what: str) -> KernelDiedError:
+        """The error for a wait that the kernel's death ended (``alarm`` holds the event)."""
+        event = alarm.get_nowait()
+        return cls.before_reply(what, getattr(event, "exit", None))

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from jupyter_client._errors import KernelDiedError
+
 if TYPE_CHECKING:
     from jupyter_client.client import KernelClient
 
@@ -50,7 +52,6 @@ async def execute_interactive(
         allow_stdin = kc.allow_stdin
     if allow_stdin and not kc.stdin_channel.is_alive():
         raise RuntimeError("stdin channel must be running to allow input")
-    from jupyter_client.client import _died
 
     with kc._death_alarm() as alarm:  # armed before the request: no death goes unseen
         msg_id = kc.execute(
@@ -82,7 +83,7 @@ async def execute_interactive(
                 continue
             if not len(iopub) and iopub.closed is None:
                 if alarm is not None and len(alarm):  # output already queued goes first
-                    raise _died(alarm, "execute_request")
+                    raise KernelDiedError.from_alarm(alarm, "execute_request")
                 continue  # woken, but another reader took it
             msg = iopub.get_nowait()
             if msg.get("parent_header", {}).get("msg_id") != msg_id:

@@ -60,3 +60,13 @@ def lazy_names(
         return sorted(set(namespace) | set(names))
 
     return __getattr__, __dir__
+
+
+def upstream_names(
+    module_name: str, namespace: dict[str, Any]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """:func:`lazy_names` with the module's entry of upstream's table
+    (:mod:`jupyter_client._upstream_names`)."""
+    from jupyter_client._upstream_names import UPSTREAM
+
+    return lazy_names(module_name, namespace, UPSTREAM[module_name])

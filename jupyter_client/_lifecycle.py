@@ -30,6 +30,7 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 __all__ = [
     "await_future",
     "call_public",
+    "register_sync_wrapper",
     "gather",
     "get_future",
     "in_pending_state",
@@ -185,6 +186,20 @@ async def maybe_await(value: Any) -> Any:
     return value
 
 
+#: Our blocking managers' public methods that only run a base class coroutine (upstream's
+#: ``run_sync`` wrappers), by name: ``(the wrapper, the coroutine)``. Filled by
+#: :mod:`jupyter_client.manager`, which this module must not import (it imports this one).
+_SYNC_WRAPPERS: dict[str, tuple[Callable[..., Any], Callable[..., Awaitable[Any]]]] = {}
+
+
+def register_sync_wrapper(
+    name: str, wrapper: Callable[..., Any], coroutine: Callable[..., Awaitable[Any]]
+) -> None:
+    """Tell :func:`call_public` that ``wrapper`` (a manager's ``name``) just runs
+    ``coroutine``, so it can await the coroutine instead of blocking on the wrapper."""
+    _SYNC_WRAPPERS[name] = (wrapper, coroutine)
+
+
 async def call_public(km: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     """``km.<name>(...)`` as upstream's multi-kernel manager and restarter call it: the public
     method, whatever a subclass made of it, awaited when it is a coroutine function.
@@ -198,19 +213,11 @@ async def call_public(km: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     method = getattr(km, name)
     if inspect.iscoroutinefunction(method):
         return await method(*args, **kwargs)
-    from jupyter_client._manager_lifecycle import KernelLifecycleMixin
     from jupyter_client.actors.runtime import runtime_home
-    from jupyter_client.manager import KernelManager
 
-    unchanged = getattr(KernelManager, name, None)
-    if unchanged is not None and getattr(type(km), name, None) is unchanged:
-        bases: dict[str, Callable[..., Awaitable[Any]]] = {
-            "start_kernel": KernelLifecycleMixin._async_start_kernel,
-            "shutdown_kernel": KernelLifecycleMixin._async_shutdown_kernel,
-            "restart_kernel": KernelLifecycleMixin._async_restart_kernel,
-            "interrupt_kernel": KernelLifecycleMixin._async_interrupt_kernel,
-        }  # the coroutines upstream's run_sync wrappers run
-        return await bases[name](km, *args, **kwargs)
+    known = _SYNC_WRAPPERS.get(name)
+    if known is not None and getattr(type(km), name, None) is known[0]:
+        return await known[1](km, *args, **kwargs)  # what upstream's run_sync wrapper runs
     call = functools.partial(method, *args, **kwargs)
     if not runtime_home().is_current():
         return await maybe_await(call())

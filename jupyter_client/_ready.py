@@ -21,6 +21,7 @@ window. Kernels without the welcome keep the window and the retry.
 from __future__ import annotations
 
 import queue
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -114,14 +115,15 @@ def _exit_of(kc: Any) -> ExitInfo | None:
 
 
 async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None:
-    from jupyter_client.manager import KernelManager
-
     deadline = None if timeout is None else time.monotonic() + timeout
 
     def overdue() -> bool:
         return deadline is not None and time.monotonic() > deadline
 
-    if not isinstance(kc.parent, KernelManager):
+    # Our KernelManager, without importing it (this module must not import the façade back):
+    # if jupyter_client.manager was never imported, no parent can be one.
+    manager = sys.modules.get("jupyter_client.manager")
+    if manager is None or not isinstance(kc.parent, manager.KernelManager):
         # Upstream first waits for a heartbeat when no manager can vouch for the process.
         while not await kc._async_is_alive():
             if overdue():

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sniffio
 from traitlets import Type, default
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.channels import AsyncZMQSocketChannel, HBChannel
 from jupyter_client.client import KernelClient, prompt_for_input, reqrep
 
@@ -166,15 +166,5 @@ def _instance_recv_reply(self: Any, msg_id: str, **kwargs: Any) -> Any:
 sys.modules[f"{__name__}.client"] = sys.modules[__name__]
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "client": "jupyter_client.asynchronous",
-        "Instance": "traitlets:Instance",
-        "t": "typing",
-        "zmq": "zmq",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Type
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.channels import HBChannel, ZMQSocketChannel
 from jupyter_client.client import KernelClient, drive, prompt_for_input, reqrep
 
@@ -108,15 +108,5 @@ class BlockingKernelClient(KernelClient):
 sys.modules[f"{__name__}.client"] = sys.modules[__name__]
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "client": "jupyter_client.blocking",
-        "run_sync": "jupyter_core.utils:run_sync",
-        "wrapped": "jupyter_client.asynchronous:wrapped",
-        "t": "typing",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

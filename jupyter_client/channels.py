@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.protocol.connection import InvalidPortNumber
 
@@ -250,22 +250,5 @@ class HBChannel(HBChannelABC):
         return self._actor.thread_native_id
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "Empty": "queue:Empty",
-        "Event": "threading:Event",
-        "Session": "jupyter_client.session:Session",
-        "Thread": "threading:Thread",
-        "asyncio": "asyncio",
-        "atexit": "atexit",
-        "ensure_async": "jupyter_core.utils:ensure_async",
-        "protocol_version_info": "jupyter_client._version:protocol_version_info",
-        "t": "typing",
-        "time": "time",
-        "zmq": "zmq",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

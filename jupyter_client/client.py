@@ -24,7 +24,7 @@ import zmq
 from traitlets import Integer, Type, default
 
 from jupyter_client._errors import KernelDiedError
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.channels import _Link
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.clientabc import KernelClientABC
@@ -470,7 +470,7 @@ class KernelClient(ConnectionFileMixin):
                             raise TimeoutError("Timeout waiting for reply")
                         if not len(q) and q.closed is None:
                             if len(alarm):
-                                raise _died(alarm, f"request {msg_id}")
+                                raise KernelDiedError.from_alarm(alarm, f"request {msg_id}")
                             continue  # woken, but another reader took it
                     msg = q.get_nowait()  # raises the reason if the channel closed
                 if msg.get("parent_header", {}).get("msg_id") == msg_id:
@@ -542,27 +542,5 @@ async def _stop_actor(actor: KernelChannels) -> None:
 KernelClientABC.register(KernelClient)
 
 
-def _died(alarm: CrossQueue[Any], what: str) -> KernelDiedError:
-    """The error for a wait that the kernel's death ended (``alarm`` holds the event)."""
-    event = alarm.get_nowait()
-    return KernelDiedError.before_reply(what, getattr(event, "exit", None))
-
-
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "Bool": "traitlets:Bool",
-        "Empty": "queue:Empty",
-        "Instance": "traitlets:Instance",
-        "Session": "jupyter_client.session:Session",
-        "asyncio": "asyncio",
-        "ensure_async": "jupyter_core.utils:ensure_async",
-        "inspect": "inspect",
-        "major_protocol_version": "jupyter_client.channels:major_protocol_version",
-        "partial": "functools:partial",
-        "t": "typing",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

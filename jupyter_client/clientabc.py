@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 
 
 class KernelClientABC(metaclass=abc.ABCMeta):
@@ -74,12 +74,5 @@ class KernelClientABC(metaclass=abc.ABCMeta):
     def channels_running(self) -> bool: ...
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "TYPE_CHECKING": "typing:TYPE_CHECKING",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

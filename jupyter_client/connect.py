@@ -23,7 +23,7 @@ from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from traitlets import Bool, Bytes, CaselessStrEnum, Instance, Integer, Type, Unicode, observe
 from traitlets.config import LoggingConfigurable, SingletonConfigurable
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.localinterfaces import localhost
 from jupyter_client.protocol.connection import (
     ASSIGN_ORDER,
@@ -510,16 +510,5 @@ class ConnectionFileMixin(LoggingConfigurable):
         return self._create_connected_socket("control", identity=identity)
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "json": "json",
-        # jupyter_core's context manager, as upstream's module has it (ours writes with its
-        # own helper above, which also refuses to write through a looser pre-existing file).
-        "secure_write": "jupyter_core.paths:secure_write",
-        "socket": "socket",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -25,7 +25,7 @@ from traitlets import CBool, CUnicode, Dict, List, Type, Unicode
 from traitlets.config.application import boolean_flag
 
 from jupyter_client._app import base_aliases, base_flags
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.connect import (
     ConnectionFileMixin,
@@ -324,13 +324,5 @@ class IPythonConsoleApp(JupyterConsoleApp):
         super().__init__(*args, **kwargs)
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "connect": "jupyter_client.connect",
-        "t": "typing",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.protocol.jsonutil import (
     ISO8601,
     ISO8601_PAT,
@@ -30,22 +30,5 @@ __all__ = [
 ]
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "Any": "typing:Any",
-        "Iterable": "collections.abc:Iterable",
-        "Union": "typing:Union",
-        "b2a_base64": "binascii:b2a_base64",
-        "date": "datetime:date",
-        "datetime": "datetime:datetime",
-        "math": "math",
-        "numbers": "numbers",
-        "re": "re",
-        "types": "types",
-        "warnings": "warnings",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

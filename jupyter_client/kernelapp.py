@@ -31,7 +31,7 @@ from typing import Any
 from traitlets import Unicode
 
 from jupyter_client._app import JupyterApp, base_aliases, base_flags
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client._version import __version__
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import KernelManager
@@ -174,13 +174,5 @@ if __name__ == "__main__":
     main()
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "IOLoop": "tornado.ioloop:IOLoop",
-        "t": "typing",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -19,7 +19,7 @@ from jupyter_core.paths import SYSTEM_JUPYTER_PATH, jupyter_data_dir, jupyter_pa
 from traitlets import Bool, CaselessStrEnum, Dict, HasTraits, List, Set, Type, Unicode, observe
 from traitlets.config import LoggingConfigurable
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.protocol import kernelspec as _ks
 from jupyter_client.protocol.kernelspec import (
     KERNEL_NAME_DESCRIPTION,
@@ -357,15 +357,5 @@ def install_native_kernel_spec(user: bool = False) -> None:
     KernelSpecManager().install_native_kernel_spec(user=user)
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "KPF": "jupyter_client.provisioning.factory:KernelProvisionerFactory",
-        "pjoin": "os.path:join",
-        "re": "re",
-        "t": "typing",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.actors.launch import log, prepare_launch, should_close_stdin, spawn
 
 __all__ = ["launch_kernel"]
@@ -61,16 +61,5 @@ def launch_kernel(
     return proc
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "PIPE": "subprocess:PIPE",
-        "Popen": "subprocess:Popen",
-        "get_logger": "traitlets.log:get_logger",
-        "sys": "sys",
-        "warnings": "warnings",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -17,7 +17,7 @@ import threading
 import warnings
 from collections.abc import Callable
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.protocol.localinterfaces import (
     IPInfo,
     classify,
@@ -150,19 +150,5 @@ def is_public_ip(ip: str) -> bool:
     return ip in PUBLIC_IPS
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "Any": "typing:Any",
-        "Iterable": "collections.abc:Iterable",
-        "Mapping": "collections.abc:Mapping",
-        "PIPE": "subprocess:PIPE",
-        "Popen": "subprocess:Popen",
-        "Sequence": "collections.abc:Sequence",
-        "re": "re",
-        "warn": "warnings:warn",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

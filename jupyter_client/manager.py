@@ -42,8 +42,8 @@ from traitlets import (
 )
 from traitlets.utils.importstring import import_item
 
-from jupyter_client._lazy_names import lazy_names
-from jupyter_client._lifecycle import get_future, in_pending_state
+from jupyter_client._lazy_names import upstream_names
+from jupyter_client._lifecycle import get_future, in_pending_state, register_sync_wrapper
 from jupyter_client._manager_lifecycle import KernelLifecycleMixin, _ShutdownStatus
 from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
@@ -398,6 +398,10 @@ class AsyncKernelManager(KernelManager):
 
 
 KernelManagerABC.register(KernelManager)
+for _name in ("start_kernel", "shutdown_kernel", "restart_kernel", "interrupt_kernel"):
+    register_sync_wrapper(
+        _name, getattr(KernelManager, _name), getattr(KernelLifecycleMixin, f"_async_{_name}")
+    )
 
 
 # -- module functions -------------------------------------------------------------------------
@@ -448,29 +452,5 @@ def run_kernel(**kwargs: Any) -> Iterator[Any]:
         km.shutdown_kernel(now=True)
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "AsyncKernelClient": "jupyter_client.asynchronous:AsyncKernelClient",
-        "BlockingKernelClient": "jupyter_client.blocking:BlockingKernelClient",
-        "CFuture": "concurrent.futures:Future",
-        "Dict": "traitlets:Dict",
-        "Enum": "enum:Enum",
-        "F": "jupyter_client._lifecycle:F",
-        "Future": "asyncio:Future",
-        "KPF": "jupyter_client.provisioning.factory:KernelProvisionerFactory",
-        "KernelClient": "jupyter_client.client:KernelClient",
-        "KernelProvisionerBase": "jupyter_client.provisioning:KernelProvisionerBase",
-        "asyncio": "asyncio",
-        "functools": "functools",
-        "kernelspec": "jupyter_client.kernelspec",
-        "observe_compat": "traitlets:observe_compat",
-        "run_sync": "jupyter_core.utils:run_sync",
-        "signal": "signal",
-        "t": "typing",
-        "uuid": "uuid",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

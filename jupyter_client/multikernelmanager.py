@@ -29,7 +29,7 @@ from traitlets import Bool, DottedObjectName, Instance, Unicode, default, observ
 from traitlets.config import LoggingConfigurable
 from traitlets.utils.importstring import import_item
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client._lifecycle import await_future, call_public, gather, owner_home_spawner
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
@@ -408,22 +408,5 @@ class AsyncMultiKernelManager(MultiKernelManager):
     restart_kernel = MultiKernelManager._async_restart_kernel  # type: ignore[assignment]
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "Dict": "traitlets:Dict",
-        "KernelConnectionInfo": "jupyter_client.connect:KernelConnectionInfo",
-        "NATIVE_KERNEL_NAME": "jupyter_client.kernelspec:NATIVE_KERNEL_NAME",
-        "Path": "pathlib:Path",
-        "asyncio": "asyncio",
-        "ensure_async": "jupyter_core.utils:ensure_async",
-        "run_sync": "jupyter_core.utils:run_sync",
-        "socket": "socket",
-        "t": "typing",
-        "utcnow": "jupyter_client.session:utcnow",
-        "wraps": "functools:wraps",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -35,7 +35,7 @@ from typing import Any
 from traitlets import Bool, Dict, Float, Instance, Integer, default
 from traitlets.config import LoggingConfigurable
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client._lifecycle import (
     await_future,
     call_public,
@@ -304,12 +304,5 @@ class KernelRestarter(LoggingConfigurable):
         return bool(await maybe_await(self.kernel_manager.is_alive()))
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "t": "typing",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

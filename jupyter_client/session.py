@@ -45,7 +45,7 @@ from traitlets import (
 from traitlets.config.configurable import Configurable, LoggingConfigurable
 from traitlets.log import get_logger
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.protocol.jsonutil import extract_dates, json_clean, json_default, squash_dates
 from jupyter_client.protocol.session import (
     DELIM,
@@ -419,25 +419,5 @@ __all__ = [
 ]
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "IOLoop": "tornado.ioloop:IOLoop",
-        "ZMQStream": "zmq.eventloop.zmqstream:ZMQStream",
-        "adapt": "jupyter_client.adapter:adapt",
-        "b2a_hex": "binascii:b2a_hex",
-        "compare_digest": "hmac:compare_digest",
-        "datetime": "datetime:datetime",
-        "functools": "functools",
-        "import_item": "traitlets.utils.importstring:import_item",
-        "json": "json",
-        "orjson": "?orjson",
-        "pickle": "pickle",
-        "pprint": "pprint",
-        "random": "random",
-        "timezone": "datetime:timezone",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -14,7 +14,7 @@ from typing import Any
 
 from traitlets import Instance, Type
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.actors.xqueue import wait_any_blocking
 from jupyter_client.channels import HBChannel, ZMQSocketChannel
 from jupyter_client.client import KernelClient
@@ -158,22 +158,5 @@ class ThreadedKernelClient(KernelClient):
         return True
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "Future": "concurrent.futures:Future",
-        "IOLoop": "tornado.ioloop:IOLoop",
-        "Session": "jupyter_client.session:Session",
-        "Thread": "threading:Thread",
-        "asyncio": "asyncio",
-        "atexit": "atexit",
-        "get_logger": "traitlets.log:get_logger",
-        "partial": "functools:partial",
-        "time": "time",
-        "zmq": "zmq",
-        "zmqstream": "zmq.eventloop.zmqstream",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -20,7 +20,7 @@ import zmq
 from traitlets import Any as AnyTrait
 from traitlets import Instance, Type
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.ioloop.restarter import AsyncIOLoopKernelRestarter, IOLoopKernelRestarter
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_client.restarter import KernelRestarter
@@ -131,14 +131,5 @@ class AsyncIOLoopKernelManager(_RestarterMixin, AsyncKernelManager):
     _restarter: Any = Instance("jupyter_client.ioloop.AsyncIOLoopKernelRestarter", allow_none=True)
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "ZMQStream": "zmq.eventloop.zmqstream:ZMQStream",
-        "ioloop": "tornado.ioloop",
-        "t": "typing",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

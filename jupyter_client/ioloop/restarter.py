@@ -11,7 +11,7 @@ from typing import Any
 
 from traitlets import Any as AnyTrait
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.restarter import KernelRestarter
 
 __all__ = ["AsyncIOLoopKernelRestarter", "IOLoopKernelRestarter"]
@@ -36,14 +36,5 @@ class AsyncIOLoopKernelRestarter(IOLoopKernelRestarter):
         super().__init__(**kwargs)
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "Instance": "traitlets:Instance",
-        "time": "time",
-        "warnings": "warnings",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -40,7 +40,7 @@ from typing import Any
 import zmq
 from traitlets import Float
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.actors.actor import ActorError
 from jupyter_client.actors.process import ExitInfo, ProcessActor
 from jupyter_client.actors.registration import Registrar
@@ -556,16 +556,5 @@ def _unlink(path: str | None) -> None:
             pass
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "TYPE_CHECKING": "typing:TYPE_CHECKING",
-        "asyncio": "asyncio",
-        "launch_kernel": "jupyter_client.launcher:launch_kernel",
-        "pathlib": "pathlib",
-        "sys": "sys",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

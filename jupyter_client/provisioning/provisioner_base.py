@@ -16,7 +16,7 @@ from typing import Any
 from traitlets import Instance, MetaHasTraits, Unicode
 from traitlets.config import LoggingConfigurable
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.connect import KernelConnectionInfo
 
 __all__ = ["KernelProvisionerBase", "KernelProvisionerMeta"]
@@ -126,12 +126,5 @@ class KernelProvisionerBase(ABC, LoggingConfigurable, metaclass=KernelProvisione
             env.pop("PYTHONEXECUTABLE", None)
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "Union": "typing:Union",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

@@ -23,7 +23,7 @@ import socketserver
 import threading
 from typing import Any
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 
 __all__ = ["forward_tunnel"]
 
@@ -217,13 +217,5 @@ def forward_tunnel(local_port: int, remote_host: str, remote_port: int, transpor
         server.server_close()
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "select": "select",
-        "t": "typing",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())

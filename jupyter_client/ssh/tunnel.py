@@ -19,7 +19,7 @@ import tempfile
 from getpass import getuser
 from typing import Any
 
-from jupyter_client._lazy_names import lazy_names
+from jupyter_client._lazy_names import upstream_names
 from jupyter_client.protocol.ports import default_allocator
 
 __all__ = [
@@ -245,21 +245,5 @@ def tunnel_connection(
     return tunnel
 
 
-# Names upstream's module exposes because it imported them; code written against upstream
-# imports some from here. Served on first use (jupyter_client/_lazy_names.py).
-__getattr__, __dir__ = lazy_names(
-    __name__,
-    globals(),
-    {
-        "ModuleType": "types:ModuleType",
-        "Process": "multiprocessing:Process",
-        "cast": "typing:cast",
-        "getpass": "getpass:getpass",
-        "paramiko": "?paramiko",
-        "pexpect": "?pexpect",
-        "re": "re",
-        "signal": "signal",
-        "socket": "socket",
-        "warnings": "warnings",
-    },
-)
+# Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
+__getattr__, __dir__ = upstream_names(__name__, globals())
