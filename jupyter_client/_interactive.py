@@ -35,7 +35,7 @@ def _inside_kernel_hook(kc: KernelClient) -> Callable[[Msg], None] | None:
 
 
 async def execute_interactive(
-    kc: KernelClient,
+    self: KernelClient,
     code: str,
     silent: bool = False,
     store_history: bool = True,
@@ -46,15 +46,15 @@ async def execute_interactive(
     output_hook: Callable[[Msg], Any] | None = None,
     stdin_hook: Callable[[Msg], Any] | None = None,
 ) -> Msg:
-    if not kc.iopub_channel.is_alive():
+    if not self.iopub_channel.is_alive():
         raise RuntimeError("IOPub channel must be running to receive output")
     if allow_stdin is None:
-        allow_stdin = kc.allow_stdin
-    if allow_stdin and not kc.stdin_channel.is_alive():
+        allow_stdin = self.allow_stdin
+    if allow_stdin and not self.stdin_channel.is_alive():
         raise RuntimeError("stdin channel must be running to allow input")
 
-    with kc._death_alarm() as alarm:  # armed before the request: no death goes unseen
-        msg_id = kc.execute(
+    with self._death_alarm() as alarm:  # armed before the request: no death goes unseen
+        msg_id = self.execute(
             code,
             silent=silent,
             store_history=store_history,
@@ -63,23 +63,23 @@ async def execute_interactive(
             stop_on_error=stop_on_error,
         )
         if stdin_hook is None:
-            stdin_hook = kc._stdin_hook_default  # type: ignore[attr-defined]
+            stdin_hook = self._stdin_hook_default  # type: ignore[attr-defined]
         if output_hook is None:
-            output_hook = _inside_kernel_hook(kc) or kc._output_hook_default
+            output_hook = _inside_kernel_hook(self) or self._output_hook_default
 
-        iopub = kc._queue("iopub")
-        stdin = kc._queue("stdin") if allow_stdin else None
+        iopub = self._queue("iopub")
+        stdin = self._queue("stdin") if allow_stdin else None
         watched = [iopub] if stdin is None else [iopub, stdin]
         if alarm is not None:
             watched.append(alarm)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not await kc._wait_any(watched, remaining):
+            if not await self._wait_any(watched, remaining):
                 raise TimeoutError("Timeout waiting for output")
             if stdin is not None and (len(stdin) or stdin.closed is not None):
                 req = stdin.get_nowait()  # raises the reason if the channel closed
-                await kc._resolve(stdin_hook(req))
+                await self._resolve(stdin_hook(req))
                 continue
             if not len(iopub) and iopub.closed is None:
                 if alarm is not None and len(alarm):  # output already queued goes first
@@ -88,11 +88,11 @@ async def execute_interactive(
             msg = iopub.get_nowait()
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue  # output of other requests (upstream skips them too)
-            await kc._resolve(output_hook(msg))
+            await self._resolve(output_hook(msg))
             if (
                 msg["header"]["msg_type"] == "status"
                 and msg["content"].get("execution_state") == "idle"
             ):
                 break
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return await kc._async_recv_reply(msg_id, timeout=remaining, alarm=alarm)
+        return await self._async_recv_reply(msg_id, timeout=remaining, alarm=alarm)

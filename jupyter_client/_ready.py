@@ -114,7 +114,7 @@ def _exit_of(kc: Any) -> ExitInfo | None:
     return None
 
 
-async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None:
+async def wait_for_ready(self: KernelClient, timeout: float | None = None) -> None:
     deadline = None if timeout is None else time.monotonic() + timeout
 
     def overdue() -> bool:
@@ -123,25 +123,25 @@ async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None
     # Our KernelManager, without importing it (this module must not import the façade back):
     # if jupyter_client.manager was never imported, no parent can be one.
     manager = sys.modules.get("jupyter_client.manager")
-    if manager is None or not isinstance(kc.parent, manager.KernelManager):
+    if manager is None or not isinstance(self.parent, manager.KernelManager):
         # Upstream first waits for a heartbeat when no manager can vouch for the process.
-        while not await kc._async_is_alive():
+        while not await self._async_is_alive():
             if overdue():
                 raise RuntimeError(
                     f"Kernel didn't respond to heartbeats in {int(timeout or 0)} seconds and "
                     "timed out"
                 )
-            await kc._sleep(0.02)
+            await self._sleep(0.02)
 
-    shell, iopub = kc._queue("shell"), kc._queue("iopub")
+    shell, iopub = self._queue("shell"), self._queue("iopub")
     ours: set[str] = set()
     kept_shell: list[Msg] = []
     kept_iopub: list[Msg] = []
     try:
         while True:
             # Proven before sending: this request's statuses are published after the welcome.
-            proven = _subscription_proven(kc)
-            latest = kc.kernel_info()
+            proven = _subscription_proven(self)
+            latest = self.kernel_info()
             ours.add(latest)
             reply: list[Msg] = []
 
@@ -158,18 +158,18 @@ async def wait_for_ready(kc: KernelClient, timeout: float | None = None) -> None
                     and msg.get("content", {}).get("execution_state") == "idle"
                 )
 
-            if await _read_until(kc, shell, ours, is_reply, SHELL_WINDOW, deadline, kept_shell):
-                kc._handle_kernel_info_reply(reply[0])
+            if await _read_until(self, shell, ours, is_reply, SHELL_WINDOW, deadline, kept_shell):
+                self._handle_kernel_info_reply(reply[0])
                 window = PROVEN_WINDOW if proven else IOPUB_WINDOW
                 seen = await _read_until(
-                    kc, iopub, ours, is_idle, window, deadline, kept_iopub, not proven
+                    self, iopub, ours, is_idle, window, deadline, kept_iopub, not proven
                 )
                 if seen == DONE:
                     return
                 if seen == WELCOME:
                     continue  # live now: ask again at once, this time with a certain idle
-            if not await kc._async_is_alive():
-                raise KernelDiedError.before_reply("kernel_info", _exit_of(kc))
+            if not await self._async_is_alive():
+                raise KernelDiedError.before_reply("kernel_info", _exit_of(self))
             if overdue():
                 raise RuntimeError(f"Kernel didn't respond in {int(timeout or 0)} seconds")
     finally:

@@ -24,7 +24,9 @@ import zmq
 from traitlets import Integer, Type, default
 
 from jupyter_client._errors import KernelDiedError
+from jupyter_client._interactive import execute_interactive
 from jupyter_client._lazy_names import upstream_names
+from jupyter_client._ready import wait_for_ready
 from jupyter_client.channels import _Link
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.clientabc import KernelClientABC
@@ -489,29 +491,9 @@ class KernelClient(ConnectionFileMixin):
             return bool(self.hb_channel.is_beating())
         return True
 
-    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
-        from jupyter_client._ready import wait_for_ready
-
-        await wait_for_ready(self, timeout)
-
-    async def _async_execute_interactive(
-        self,
-        code: str,
-        silent: bool = False,
-        store_history: bool = True,
-        user_expressions: dict[str, str] | None = None,
-        allow_stdin: bool | None = None,
-        stop_on_error: bool = True,
-        timeout: float | None = None,
-        output_hook: Callable[[Msg], Any] | None = None,
-        stdin_hook: Callable[[Msg], Any] | None = None,
-    ) -> Msg:
-        from jupyter_client._interactive import execute_interactive
-
-        return await execute_interactive(
-            self, code, silent, store_history, user_expressions, allow_stdin, stop_on_error,
-            timeout, output_hook, stdin_hook,
-        )  # fmt: skip
+    # Written once, as coroutines over the client's primitives, in modules of their own.
+    _async_wait_for_ready = wait_for_ready
+    _async_execute_interactive = execute_interactive
 
     # -- default hooks ------------------------------------------------------------------
     def _output_hook_default(self, msg: Msg) -> None:
