@@ -19,7 +19,6 @@ exists, dies of it, which ends the shutdown early; upstream.md §16).
 from __future__ import annotations
 
 import os
-import re
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
@@ -48,6 +47,7 @@ from jupyter_client._manager_lifecycle import KernelLifecycleMixin, _ShutdownSta
 from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.managerabc import KernelManagerABC
+from jupyter_client.protocol.kernelspec import format_argv
 
 __all__ = [
     "AsyncKernelManager",
@@ -59,7 +59,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_TEMPLATE = re.compile(r"\{([A-Za-z0-9_]+)\}")
 
 
 class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
@@ -212,13 +211,6 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
         """The kernelspec argv with templates (``{connection_file}`` ...) substituted."""
         spec = self.kernel_spec
         assert spec is not None
-        cmd = list(spec.argv) + list(extra_arguments or [])
-        if cmd and cmd[0] in {
-            "python",
-            f"python{sys.version_info[0]}",
-            f"python{sys.version_info[0]}.{sys.version_info[1]}",
-        }:
-            cmd[0] = sys.executable
         ns: dict[str, Any] = {
             "connection_file": os.path.realpath(self.connection_file),
             "prefix": sys.prefix,
@@ -226,11 +218,7 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
         if spec.resource_dir:
             ns["resource_dir"] = spec.resource_dir
         ns.update(self._launch_args or {})
-
-        def sub(m: re.Match[str]) -> str:
-            return str(ns[m.group(1)]) if m.group(1) in ns else m.group(0)
-
-        return [_TEMPLATE.sub(sub, c) for c in cmd]
+        return format_argv([*spec.argv, *(extra_arguments or [])], ns)
 
     def update_env(self, *, env: dict[str, str]) -> None:
         """Add to the environment of the next (re)start; only when ``env`` was given at start."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -21,6 +23,7 @@ __all__ = [
     "KernelSpecError",
     "KernelSpecModel",
     "find_spec_dir",
+    "format_argv",
     "is_kernel_dir",
     "is_valid_kernel_name",
     "list_kernels_in",
@@ -168,3 +171,24 @@ def find_spec_dir(kernel_dirs: list[str], kernel_name: str) -> str | None:
             if entry.lower() == wanted and is_kernel_dir(path):
                 return path
     return None
+
+
+_TEMPLATE = re.compile(r"\{([A-Za-z0-9_]+)\}")
+_THIS_PYTHON = {"python", f"python{sys.version_info[0]}",
+                f"python{sys.version_info[0]}.{sys.version_info[1]}"}  # fmt: skip
+
+
+def format_argv(argv: Sequence[str], namespace: Mapping[str, Any]) -> list[str]:
+    """A kernelspec's argv ready to launch, as upstream formats it: a bare ``python``
+    (``python3``, ``python3.11``) first becomes this interpreter, and every ``{name}`` found
+    in ``namespace`` (``connection_file``, ``resource_dir``, ``prefix``, launch arguments) is
+    substituted; unknown ``{names}`` stay as they are. The one templating both the managers
+    and ``jupyter-supervisor`` use."""
+    cmd = list(argv)
+    if cmd and cmd[0] in _THIS_PYTHON:
+        cmd[0] = sys.executable
+
+    def sub(m: re.Match[str]) -> str:
+        return str(namespace[m.group(1)]) if m.group(1) in namespace else m.group(0)
+
+    return [_TEMPLATE.sub(sub, c) for c in cmd]

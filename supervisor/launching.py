@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from jupyter_client.protocol.connection import (
     secure_write,
 )
 from jupyter_client.protocol.curve import curve_wanted, spec_supports_curve
-from jupyter_client.protocol.kernelspec import find_spec_dir, load_kernel_json
+from jupyter_client.protocol.kernelspec import find_spec_dir, format_argv, load_kernel_json
 from jupyter_client.protocol.ports import default_allocator
 from jupyter_client.supervisor.kernel import LaunchSpec
 
@@ -201,13 +202,13 @@ class KernelLauncher:
                     allocator.release(port)
 
     def argv(self) -> list[str]:
-        subs = {"connection_file": self.connection_file, "resource_dir": self.spec.resource_dir}
-        out = []
-        for arg in self.spec.argv:
-            for k, v in subs.items():
-                arg = arg.replace("{" + k + "}", v)
-            out.append(arg)
-        return out
+        """The kernelspec's argv, formatted as the managers format it (``format_argv``). The
+        connection file's path goes in as recorded (not resolved): re-adoption finds a
+        kernel's processes by that exact argument."""
+        return format_argv(self.spec.argv, {
+            "connection_file": self.connection_file,
+            "resource_dir": self.spec.resource_dir, "prefix": sys.prefix,
+        })  # fmt: skip
 
     async def prepare(self, newports: bool) -> LaunchSpec:
         info = self._write(newports)
