@@ -137,6 +137,7 @@ UPSTREAM: dict[str, dict[str, str]] = {
         "functools": "functools",
         "kernelspec": "jupyter_client.kernelspec",
         "observe_compat": "traitlets:observe_compat",
+        "re": "re",
         "run_sync": "jupyter_core.utils:run_sync",
         "signal": "signal",
         "t": "typing",
