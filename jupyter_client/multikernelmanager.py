@@ -3,7 +3,7 @@
 Each kernel is a :class:`~jupyter_client.manager.KernelManager` whose process is supervised by a
 :class:`~jupyter_client.supervisor.kernel.KernelActor`. The actors of one MultiKernelManager
 live in its own :class:`~jupyter_client.supervisor.host.KernelHost` (one per trio home, see
-``provisioning._hosting``; they share its zmq context), whose guard keeps one actor's crash or
+``supervisor.hosting``; they share its zmq context), whose guard keeps one actor's crash or
 restart storm from touching its siblings; ``shutdown_all`` stops them all concurrently and the
 host closes with its last kernel.
 
@@ -117,8 +117,8 @@ class MultiKernelManager(LoggingConfigurable):
         self._pending_kernels: dict[str, Any] = {}
         self._external: set[str] = set()
         # Our kernels get KernelHosts of their own, one per home, which LocalProvisioner finds
-        # through its manager's parent (provisioning._hosting.hosted_kernels_for).
-        from jupyter_client.provisioning._hosting import own_kernel_hosts  # the runtime: lazily
+        # through its manager's parent (supervisor.hosting.hosted_kernels_for).
+        from jupyter_client.supervisor.hosting import own_kernel_hosts  # the runtime: lazily
 
         own_kernel_hosts(self)
 

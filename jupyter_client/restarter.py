@@ -85,9 +85,6 @@ class KernelRestarter(LoggingConfigurable):
         self._running = False
         self._polling = False
         self._spawn: Callable[[Callable[[], Any]], None] | None = None
-        self._restarting = False
-        self._restart_count = 0
-        self._initial_startup = True
         self._chain: Any = None  # the future of the last queued relaunch / callback run
         # (monotonic time, event) of recent decisions, for diagnostics and the bench
         self.events: list[tuple[float, str]] = []
@@ -147,11 +144,18 @@ class KernelRestarter(LoggingConfigurable):
         if supervise is not None:
             supervise(None)
 
-    def _sync_state(self) -> None:
-        assert self._policy is not None
-        self._restart_count = self._policy.restart_count
-        self._restarting = self._policy.restarting
-        self._initial_startup = self._policy.initial_startup
+    # Upstream's counters, read from the policy the actor decides with (never copies of it).
+    @property
+    def _restart_count(self) -> int:
+        return self._policy.restart_count if self._policy is not None else 0
+
+    @property
+    def _restarting(self) -> bool:
+        return self._policy.restarting if self._policy is not None else False
+
+    @property
+    def _initial_startup(self) -> bool:
+        return self._policy.initial_startup if self._policy is not None else True
 
     # -- the actor path -------------------------------------------------------------------------
     def _on_kernel_event(self, event: Any) -> None:
@@ -160,8 +164,6 @@ class KernelRestarter(LoggingConfigurable):
         if event.kind != "dead" or self._spawn is None:
             return
         self.events.append((time.monotonic(), "decision dead"))
-        if self._policy is not None:
-            self._sync_state()
         self.log.warning("KernelRestarter: restart failed")
         self._running = False
         self._spawn(lambda: self._in_turn(lambda: self._fire_callbacks("dead")))
@@ -176,8 +178,6 @@ class KernelRestarter(LoggingConfigurable):
 
     def _announce(self, request: RelaunchRequest) -> None:
         self.events.append((time.monotonic(), "decision restart"))
-        if self._policy is not None:
-            self._sync_state()
         self.log.info(
             "KernelRestarter: restarting kernel (%i/%i), %s random ports",
             request.count,
@@ -285,7 +285,6 @@ class KernelRestarter(LoggingConfigurable):
                     else:
                         pending.append(lc.DelegateFailed(time.monotonic()))
                 elif isinstance(action, lc.Emit) and action.kind == "dead":
-                    self._sync_state()
                     self.events.append((now, "decision dead"))
                     self.log.warning("KernelRestarter: restart failed")
                     await self._fire_callbacks("dead")

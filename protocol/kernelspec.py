@@ -13,6 +13,7 @@ import re
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
+from string import Template
 from typing import Any
 
 import msgspec
@@ -23,8 +24,10 @@ __all__ = [
     "KernelSpecError",
     "KernelSpecModel",
     "find_spec_dir",
+    "finalize_kernel_env",
     "format_argv",
     "is_kernel_dir",
+    "kernel_env",
     "is_valid_kernel_name",
     "list_kernels_in",
     "load_kernel_json",
@@ -192,3 +195,26 @@ def format_argv(argv: Sequence[str], namespace: Mapping[str, Any]) -> list[str]:
         return str(namespace[m.group(1)]) if m.group(1) in namespace else m.group(0)
 
     return [_TEMPLATE.sub(sub, c) for c in cmd]
+
+
+def kernel_env(
+    base: Mapping[str, str], spec_env: Mapping[str, Any] | None, language: str | None = ""
+) -> dict[str, str]:
+    """The environment a kernel starts with, as upstream's provisioners build it: ``base``
+    (the launch env, usually ``os.environ``) overridden by the kernelspec's ``env``, whose
+    values are ``string.Template``s over ``base`` (``$VAR``/``${VAR}``; unknown names stay as
+    written). A Python kernel does not inherit ``PYTHONEXECUTABLE``: it would make the
+    kernel's interpreter report another venv's executable. The one environment both the
+    managers and ``jupyter-supervisor`` use."""
+    env = dict(base)
+    for name, value in (spec_env or {}).items():
+        env[name] = Template(str(value)).safe_substitute(env)
+    finalize_kernel_env(env, language)
+    return env
+
+
+def finalize_kernel_env(env: dict[str, str], language: str | None) -> None:
+    """The last step of :func:`kernel_env` (upstream's provisioners expose it as the
+    ``_finalize_env`` hook): a Python kernel loses ``PYTHONEXECUTABLE``."""
+    if (language or "").lower().startswith("python"):
+        env.pop("PYTHONEXECUTABLE", None)

@@ -31,7 +31,12 @@ from jupyter_client.protocol.connection import (
     secure_write,
 )
 from jupyter_client.protocol.curve import curve_wanted, spec_supports_curve
-from jupyter_client.protocol.kernelspec import find_spec_dir, format_argv, load_kernel_json
+from jupyter_client.protocol.kernelspec import (
+    find_spec_dir,
+    format_argv,
+    kernel_env,
+    load_kernel_json,
+)
 from jupyter_client.protocol.ports import default_allocator
 from jupyter_client.supervisor.kernel import LaunchSpec
 
@@ -52,6 +57,7 @@ class ResolvedSpec:
     env: dict[str, str] = field(default_factory=dict)
     interrupt_mode: str = "signal"
     metadata: dict[str, Any] = field(default_factory=dict)
+    language: str = ""
 
 
 def resolve_spec(name: str) -> ResolvedSpec:
@@ -71,7 +77,7 @@ def resolve_spec(name: str) -> ResolvedSpec:
     if not model.argv:
         raise UnknownKernelSpec(f"kernelspec {name!r} at {found} has an empty argv")
     return ResolvedSpec(name, found, list(model.argv), dict(model.env), model.interrupt_mode,
-                        dict(model.metadata))  # fmt: skip
+                        dict(model.metadata), model.language or "")  # fmt: skip
 
 
 def complete(info: dict[str, Any] | None) -> bool:
@@ -212,10 +218,9 @@ class KernelLauncher:
 
     async def prepare(self, newports: bool) -> LaunchSpec:
         info = self._write(newports)
-        env = dict(os.environ)
-        env.pop("JPY_PARENT_PID", None)
-        for k, v in self.spec.env.items():
-            env[k] = v.replace("{resource_dir}", self.spec.resource_dir)
+        base = dict(os.environ)
+        base.pop("JPY_PARENT_PID", None)  # independent: the kernel must not watch our pid
+        env = kernel_env(base, self.spec.env, self.spec.language)  # as the managers build it
         env["JPY_SESSION_NAME"] = self.kernel_id
         # Never through a link planted in its place (the kernel's output would go there).
         fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)

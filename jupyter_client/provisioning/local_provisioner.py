@@ -1,7 +1,7 @@
 """``LocalProvisioner``: a kernel as a local process, supervised by a ``KernelActor``.
 
 Upstream keeps a ``Popen`` and polls it every 0.1 s. Here the provisioner is a thin handle on a
-:class:`~jupyter_client.supervisor.kernel.KernelActor` hosted (see ``_hosting``) in the
+:class:`~jupyter_client.supervisor.kernel.KernelActor` hosted (:mod:`.supervisor.hosting`) in the
 manager's :class:`~jupyter_client.actors.runtime.Home` (the caller's trio run for an async
 manager under trio, otherwise the background runtime thread). The actor owns the process
 (``ProcessActor``: pidfd exit event, reaping, tree kill) and its supervision; the provisioner
@@ -50,9 +50,9 @@ from jupyter_client.localinterfaces import is_local_ip, local_ips
 from jupyter_client.protocol.connection import secure_write
 from jupyter_client.protocol.curve import curve_wanted
 from jupyter_client.protocol.handshake import supports_handshake
-from jupyter_client.provisioning._hosting import HostedKernels, hosted_kernels_for
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from jupyter_client.supervisor.host import KernelHost
+from jupyter_client.supervisor.hosting import HostedKernels, hosted_kernels_for
 from jupyter_client.supervisor.kernel import (
     KernelActor,
     KernelEvent,

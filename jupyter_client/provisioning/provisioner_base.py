@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from abc import ABC, ABCMeta, abstractmethod
-from string import Template
 from typing import Any
 
 from traitlets import Instance, MetaHasTraits, Unicode
@@ -18,6 +17,7 @@ from traitlets.config import LoggingConfigurable
 
 from jupyter_client._lazy_names import upstream_names
 from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.protocol.kernelspec import finalize_kernel_env, kernel_env
 
 __all__ = ["KernelProvisionerBase", "KernelProvisionerMeta"]
 
@@ -85,12 +85,12 @@ class KernelProvisionerBase(ABC, LoggingConfigurable, metaclass=KernelProvisione
         """Build the kernel's environment: launch env plus the kernelspec's ``env``.
 
         Kernelspec values are ``string.Template``s over the launch env (``$VAR``/``${VAR}``;
-        unknown names stay as written) and override the launch env.
+        unknown names stay as written) and override the launch env
+        (:func:`~jupyter_client.protocol.kernelspec.kernel_env`, which ``jupyter-supervisor``
+        uses too); then upstream's ``_finalize_env`` hook.
         """
-        env = dict(kwargs.pop("env", os.environ))
         spec_env = self.kernel_spec.env if self.kernel_spec is not None else {}
-        for name, value in (spec_env or {}).items():
-            env[name] = Template(str(value)).safe_substitute(env)
+        env = kernel_env(kwargs.pop("env", os.environ), spec_env, language=None)
         self._finalize_env(env)
         kwargs["env"] = env
         return kwargs
@@ -121,9 +121,7 @@ class KernelProvisionerBase(ABC, LoggingConfigurable, metaclass=KernelProvisione
 
     def _finalize_env(self, env: dict[str, str]) -> None:
         """Python kernels must not inherit ``PYTHONEXECUTABLE`` (it confuses the kernel venv)."""
-        language = getattr(self.kernel_spec, "language", "") or ""
-        if language.lower().startswith("python"):
-            env.pop("PYTHONEXECUTABLE", None)
+        finalize_kernel_env(env, getattr(self.kernel_spec, "language", ""))
 
 
 # Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).

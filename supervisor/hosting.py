@@ -20,7 +20,6 @@ per home. Every operation here runs inside the home's trio run (callers hop with
 
 from __future__ import annotations
 
-import logging
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -30,8 +29,6 @@ import trio
 from jupyter_client.actors.runtime import Home
 from jupyter_client.supervisor.host import KernelHost
 from jupyter_client.supervisor.kernel import KernelActor
-
-log = logging.getLogger("jupyter_client.provisioning")
 
 __all__ = ["HostedKernels", "hosted_kernels_for", "own_kernel_hosts"]
 
