@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 
 from bench.common import ROOT, Context, Row
-from jupyter_client.supervisor.control import call
+from jupyter_client.supervisor.service.control import call
 
 N = 50
 SCRIPT = str(ROOT / ".venv" / "bin" / "jupyter-supervisor")

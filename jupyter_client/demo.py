@@ -28,7 +28,7 @@ def _cli() -> list[str]:
     script = os.path.join(os.path.dirname(sys.executable), "jupyter-supervisor")
     if os.path.exists(script):
         return [script]
-    return [sys.executable, "-m", "jupyter_client.supervisor.cli"]  # pragma: no cover
+    return [sys.executable, "-m", "jupyter_client.supervisor.service.cli"]  # pragma: no cover
 
 
 class Demo:

@@ -32,7 +32,7 @@ import zmq
 from supervisor_helpers import Harness, wait_for
 
 from jupyter_client.protocol.session import SessionCore
-from jupyter_client.supervisor.control import call
+from jupyter_client.supervisor.service.control import call
 
 CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "40"))
 STOP_AFTER_S = 3.0  # uptime before a kernel may be SIGSTOPped (6 heartbeat periods)

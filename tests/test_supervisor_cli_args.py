@@ -17,8 +17,8 @@ import pytest
 from kernels.support import MINIMAL_KERNEL
 from supervisor_helpers import SCRIPT, Harness, running_harness, wait_for, write_spec
 
-from jupyter_client.supervisor.cli import COMMANDS
-from jupyter_client.supervisor.cli_args import build_parser
+from jupyter_client.supervisor.service.cli import COMMANDS
+from jupyter_client.supervisor.service.cli_args import build_parser
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from supervisor_helpers import Harness, running_harness, wait_for
 
-from jupyter_client.supervisor.control import _frame, _sign
+from jupyter_client.supervisor.service.control import _frame, _sign
 
 pytestmark = pytest.mark.timeout(300)
 

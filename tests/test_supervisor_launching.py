@@ -16,7 +16,7 @@ import trio
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.protocol.kernelspec import format_argv
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
-from jupyter_client.supervisor.launching import KernelLauncher, ResolvedSpec
+from jupyter_client.supervisor.service.launching import KernelLauncher, ResolvedSpec
 
 ARGV = ["python", "-m", "k", "-f", "{connection_file}", "{prefix}", "{resource_dir}", "{nope}"]
 

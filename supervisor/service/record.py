@@ -3,7 +3,7 @@
 A kernel id outlives its processes and even its supervisor: after a supervisor crash the
 next one adopts the process into a new KernelActor (``KernelActor.adopt``), keeping the id's
 restart count, its restart policy and its event log. This class is that continuity;
-:mod:`jupyter_client.supervisor.service` drives it.
+:mod:`jupyter_client.supervisor.service.daemon` drives it.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 from jupyter_client.actors.process import ExitInfo
 from jupyter_client.supervisor.kernel import KernelActor, KernelState
-from jupyter_client.supervisor.launching import KernelLauncher
 from jupyter_client.supervisor.policy import RestartPolicy
-from jupyter_client.supervisor.state import KernelRecord, create_time_of
-from jupyter_client.supervisor.status import IOPubWatch
+from jupyter_client.supervisor.service.launching import KernelLauncher
+from jupyter_client.supervisor.service.state import KernelRecord, create_time_of
+from jupyter_client.supervisor.service.status import IOPubWatch
 
 __all__ = ["Supervised"]
 

@@ -36,7 +36,7 @@ from jupyter_client.actors.process import spawned_pids
 
 __all__ = ["GRACE", "Orphans", "become_subreaper"]
 
-log = logging.getLogger("jupyter_client.supervisor.orphans")
+log = logging.getLogger("jupyter_client.supervisor.service.orphans")
 
 PR_SET_CHILD_SUBREAPER = 36
 #: Seconds a child must have lived before the census may take it for an orphan.

@@ -6,7 +6,7 @@ Shape of one run (docs/cli.md has the user's view)::
         KernelHost ─ KernelActor per started kernel (independent launches)
         KernelActor per survivor of a previous supervisor, adopted (KernelActor.adopt)
         nursery    ─ IOPubWatch per kernel (execution state, last activity)
-                   ─ control server (supervisor/control.py)
+                   ─ control server (supervisor/service/control.py)
                    ─ SIGTERM/SIGINT receiver
         on stop: refuse new requests, shut every kernel down concurrently, remove files
 
@@ -30,21 +30,25 @@ from typing import Any
 
 import trio
 
-from jupyter_client.supervisor.control import RequestFailed, bind_control_socket, serve_control
 from jupyter_client.supervisor.host import KernelHost
 from jupyter_client.supervisor.kernel import KernelActor, KernelEvent, KernelStartError
-from jupyter_client.supervisor.launching import (
+from jupyter_client.supervisor.policy import RestartPolicy
+from jupyter_client.supervisor.service.control import (
+    RequestFailed,
+    bind_control_socket,
+    serve_control,
+)
+from jupyter_client.supervisor.service.launching import (
     KernelLauncher,
     ResolvedSpec,
     UnknownKernelSpec,
     ipc_files,
     resolve_spec,
 )
-from jupyter_client.supervisor.orphans import Orphans, become_subreaper
-from jupyter_client.supervisor.policy import RestartPolicy
-from jupyter_client.supervisor.readoption import readopt_all
-from jupyter_client.supervisor.record import Supervised
-from jupyter_client.supervisor.state import (
+from jupyter_client.supervisor.service.orphans import Orphans, become_subreaper
+from jupyter_client.supervisor.service.readoption import readopt_all
+from jupyter_client.supervisor.service.record import Supervised
+from jupyter_client.supervisor.service.state import (
     AlreadyRunning,
     KernelRecord,
     Paths,
@@ -56,16 +60,16 @@ from jupyter_client.supervisor.state import (
     write_key,
     write_state,
 )
-from jupyter_client.supervisor.status import IOPubWatch, ResourceSampler
+from jupyter_client.supervisor.service.status import IOPubWatch, ResourceSampler
 
 __all__ = ["AlreadyRunning", "Service", "acquire_lock"]
 
-log = logging.getLogger("jupyter_client.supervisor.service")
+log = logging.getLogger("jupyter_client.supervisor.service.daemon")
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-#: Seconds between two looks for kernels' orphans (supervisor/orphans.py).
+#: Seconds between two looks for kernels' orphans (supervisor/service/orphans.py).
 CENSUS_INTERVAL = 5.0
 
 

@@ -1,8 +1,8 @@
 """``jupyter-supervisor``: run the kernel supervisor and drive it (docs/cli.md).
 
-``serve`` is the long-lived process (:mod:`jupyter_client.supervisor.service`); every other
+``serve`` is the long-lived process (:mod:`.daemon`); every other
 subcommand is a short-lived client that sends one signed request over the control socket
-(:mod:`jupyter_client.supervisor.control`) and prints the answer. Clients import neither trio
+(:mod:`.control`) and prints the answer. Clients import neither trio
 nor zmq on their path, so ``status --json`` costs a Python start-up plus a round trip.
 
 Exit codes: 0 ok; 1 the request failed or was refused (unknown id or kernelspec, a second
@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_client.supervisor.cli_args import build_parser
-from jupyter_client.supervisor.control import AuthError, NotRunning, RequestFailed, call
-from jupyter_client.supervisor.state import (
+from jupyter_client.supervisor.service.cli_args import build_parser
+from jupyter_client.supervisor.service.control import AuthError, NotRunning, RequestFailed, call
+from jupyter_client.supervisor.service.state import (
     CorruptState,
     Paths,
     UnsafeRuntimeDir,
@@ -34,7 +34,7 @@ from jupyter_client.supervisor.state import (
     load_state,
     stale_temp_files,
 )
-from jupyter_client.supervisor.status import format_table, orphan_rows
+from jupyter_client.supervisor.service.status import format_table, orphan_rows
 
 __all__ = ["main"]
 
@@ -90,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _daemonize(args, paths)
     import trio
 
-    from jupyter_client.supervisor.service import AlreadyRunning, Service, acquire_lock
+    from jupyter_client.supervisor.service.daemon import AlreadyRunning, Service, acquire_lock
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
@@ -142,7 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _daemonize(args: argparse.Namespace, paths: Paths) -> int:
-    argv = [sys.executable, "-m", "jupyter_client.supervisor.cli", "--runtime-dir",
+    argv = [sys.executable, "-m", "jupyter_client.supervisor.service.cli", "--runtime-dir",
             paths.runtime_dir, "serve", "--heartbeat", str(args.heartbeat), "--hung-after",
             str(args.hung_after), "--shutdown-wait", str(args.shutdown_wait),
             "--startup-timeout", str(args.startup_timeout),

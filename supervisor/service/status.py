@@ -38,7 +38,7 @@ __all__ = ["COLUMNS", "IOPubWatch", "ResourceSampler", "format_table"]
 #: this is only a backstop (the newest are kept; the watcher needs only the latest status).
 WATCH_QUEUE = 64
 
-log = logging.getLogger("jupyter_client.supervisor.status")
+log = logging.getLogger("jupyter_client.supervisor.service.status")
 
 #: Keys of one ``status --json`` object, in table order.
 COLUMNS = ("id", "name", "state", "pid", "restarts", "uptime_s", "cpu_percent", "rss_bytes",
@@ -208,7 +208,7 @@ def format_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
 def orphan_rows(kernels: list[Any]) -> list[dict[str, Any]]:
     """Rows for the kernels of a state file when no supervisor runs (``state`` is
     ``orphan`` for a live process, ``gone`` otherwise)."""
-    from jupyter_client.supervisor.state import same_process
+    from jupyter_client.supervisor.service.state import same_process
 
     rows = []
     now = time.time()

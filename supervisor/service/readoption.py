@@ -1,6 +1,6 @@
 """Taking over from a supervisor that died: the previous run's kernels, one at a time.
 
-A kernel id outlives its supervisor (supervisor/state.py keeps the table). For each record the
+A kernel id outlives its supervisor (service/state.py keeps the table). For each record the
 next ``serve``:
 
 * adopts the process if it still runs (same pid *and* create time), or the successor an
@@ -27,15 +27,19 @@ from typing import TYPE_CHECKING
 import psutil
 
 from jupyter_client.supervisor.kernel import KernelStartError
-from jupyter_client.supervisor.launching import ResolvedSpec, UnknownKernelSpec, resolve_spec
-from jupyter_client.supervisor.state import KernelRecord, SupervisorState, same_process
+from jupyter_client.supervisor.service.launching import (
+    ResolvedSpec,
+    UnknownKernelSpec,
+    resolve_spec,
+)
+from jupyter_client.supervisor.service.state import KernelRecord, SupervisorState, same_process
 
 if TYPE_CHECKING:
-    from jupyter_client.supervisor.service import Service
+    from jupyter_client.supervisor.service.daemon import Service
 
 __all__ = ["kill_tree", "lost_while_unsupervised", "processes_using", "readopt_all"]
 
-log = logging.getLogger("jupyter_client.supervisor.service")
+log = logging.getLogger("jupyter_client.supervisor.service.daemon")
 
 
 async def readopt_all(svc: Service) -> None:

@@ -47,7 +47,7 @@ __all__ = [
     "serve_control",
 ]
 
-log = logging.getLogger("jupyter_client.supervisor.control")
+log = logging.getLogger("jupyter_client.supervisor.service.control")
 
 MAX_FRAME = 1 << 20
 MAX_AGE = 300.0

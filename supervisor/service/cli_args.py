@@ -1,6 +1,6 @@
 """The command line of ``jupyter-supervisor``: options, their checks, and ``--help``.
 
-Split from :mod:`~jupyter_client.supervisor.cli` (which runs the commands) so that the whole
+Split from :mod:`~jupyter_client.supervisor.service.cli` (which runs the commands) so that the whole
 surface a user types is in one place. What it promises (docs/cli.md):
 
 * every option has a help line that shows its default; ``--help`` ends with examples and the
