@@ -19,13 +19,17 @@ Each registrar owns its zmq context (one socket, closed then terminated off-thre
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+from collections.abc import Sequence
 from typing import Any
 
 import trio
 import zmq
 
 from jupyter_client.actors.zsocket import ZSocket, term_context
+from jupyter_client.protocol.connection import secure_write
 from jupyter_client.protocol.handshake import (
     HandshakeError,
     Registration,
@@ -33,7 +37,7 @@ from jupyter_client.protocol.handshake import (
     RegistrationFile,
 )
 
-__all__ = ["RegistrationError", "RegistrationTimeout", "Registrar"]
+__all__ = ["RegistrationError", "RegistrationLaunch", "RegistrationTimeout", "Registrar"]
 
 log = logging.getLogger("jupyter_client.actors.registration")
 
@@ -166,3 +170,45 @@ class Registrar:
         self._closed = True
         self._sock.close(linger=0)
         self._ctx.term()
+
+
+class RegistrationLaunch:
+    """One launch through the handshake: a bound :class:`Registrar` and its registration file,
+    written beside ``connection_file`` (``<name>-registration.json``, 0600), where the kernel
+    reads it instead of a connection file. :meth:`argv` points a formatted argv at it;
+    :meth:`ports` awaits the registration (then removes socket and file); :meth:`close`
+    removes both for a launch that never got that far. The caller writes the connection file
+    from the ports it gets."""
+
+    def __init__(self, registrar: Registrar, connection_file: str, **extra: Any) -> None:
+        self.registrar = registrar
+        self.connection_file = connection_file
+        self.path = os.path.splitext(connection_file)[0] + "-registration.json"
+        try:
+            secure_write(self.path, registrar.registration_file(**extra).dumps())
+        except BaseException:
+            registrar.close()
+            raise
+
+    def argv(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` with the registration file where it names the connection file."""
+        conn, reg = os.path.realpath(self.connection_file), os.path.realpath(self.path)
+        return [arg.replace(conn, reg) for arg in argv]
+
+    async def ports(self) -> dict[str, int]:
+        """The ports the kernel registered (``shell_port`` ...). Must run in a trio run."""
+        try:
+            return dict((await self.registrar.wait()).ports)
+        finally:
+            await self.registrar.aclose()
+            self._unlink()
+
+    def close(self) -> None:
+        """Drop a launch whose registration was never awaited."""
+        if not self.registrar.closed:
+            self.registrar.close()
+        self._unlink()
+
+    def _unlink(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)

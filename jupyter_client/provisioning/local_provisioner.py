@@ -43,11 +43,10 @@ from traitlets import Float
 from jupyter_client._lazy_names import upstream_names
 from jupyter_client.actors.actor import ActorError
 from jupyter_client.actors.process import ExitInfo, ProcessActor
-from jupyter_client.actors.registration import Registrar
+from jupyter_client.actors.registration import Registrar, RegistrationLaunch
 from jupyter_client.actors.runtime import Home, home_for_caller, runtime_home
 from jupyter_client.connect import KernelConnectionInfo, LocalPortCache
 from jupyter_client.localinterfaces import is_local_ip, local_ips
-from jupyter_client.protocol.connection import secure_write
 from jupyter_client.protocol.curve import curve_wanted
 from jupyter_client.protocol.handshake import supports_handshake
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
@@ -124,8 +123,7 @@ class LocalProvisioner(KernelProvisionerBase):
         "kernel_protocol_version >= 5.6) to register its ports before the start fails.",
     )
     # registration handshake state (see the section at the end of the class)
-    _registrar: Registrar | None = None
-    _registration_file: str | None = None
+    _registration: RegistrationLaunch | None = None
     _handshake_ports = False
     _handshake_file_kwargs: dict[str, Any] = {}  # replaced per launch, never mutated
 
@@ -506,30 +504,18 @@ class LocalProvisioner(KernelProvisionerBase):
         if km.curve_publickey is not None and km.curve_secretkey is not None:
             extra["curve_publickey"] = km.curve_publickey.decode()
             extra["curve_secretkey"] = km.curve_secretkey.decode()
-        path = os.path.splitext(km.connection_file)[0] + "-registration.json"
-        try:
-            secure_write(path, registrar.registration_file(**extra).dumps())
-        except BaseException:
-            registrar.close()
-            raise
-        self._registrar, self._registration_file = registrar, path
+        self._registration = RegistrationLaunch(registrar, km.connection_file, **extra)
         self.connection_info = km.get_connection_info()
-        conn, reg = os.path.realpath(km.connection_file), os.path.realpath(path)
-        return [arg.replace(conn, reg) for arg in km.format_kernel_cmd(extra_arguments)]
+        return self._registration.argv(km.format_kernel_cmd(extra_arguments))
 
     def _take_registration(self) -> Callable[[], Awaitable[dict[str, Any]]] | None:
         """The LaunchSpec's ``registration`` for the registrar ``pre_launch`` bound, if any."""
-        registrar, path, km = self._registrar, self._registration_file, self.parent
-        if registrar is None or km is None:
+        launch, km = self._registration, self.parent
+        if launch is None or km is None:
             return None
 
         async def registration() -> dict[str, Any]:
-            try:
-                result = await registrar.wait()
-            finally:
-                await registrar.aclose()
-                _unlink(path)
-            for name, port in result.ports.items():
+            for name, port in (await launch.ports()).items():
                 setattr(km, name, port)
             self._handshake_ports = True
             km.cleanup_connection_file()
@@ -541,19 +527,9 @@ class LocalProvisioner(KernelProvisionerBase):
 
     def _drop_registration(self) -> None:
         """Close a registrar that was never awaited and remove its registration file."""
-        registrar, self._registrar = self._registrar, None
-        path, self._registration_file = self._registration_file, None
-        if registrar is not None and not registrar.closed:
-            registrar.close()
-        _unlink(path)
-
-
-def _unlink(path: str | None) -> None:
-    if path:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+        launch, self._registration = self._registration, None
+        if launch is not None:
+            launch.close()
 
 
 # Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).
