@@ -144,6 +144,7 @@ class Actor:
         self._scope: trio.CancelScope | None = None
         self._current: _Call | None = None
         self._server: trio.lowlevel.Task | None = None
+        self._helpers: trio.Nursery | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.state.value.value}>"
@@ -165,7 +166,7 @@ class Actor:
             raise RuntimeError(f"{self!r} can only run once")
         try:
             async with trio.open_nursery() as nursery:
-                self._scope = nursery.cancel_scope
+                self._scope, self._helpers = nursery.cancel_scope, nursery
                 async with self.lifetime(nursery):
                     self.state.value = ActorState.RUNNING
                     task_status.started()
@@ -236,6 +237,20 @@ class Actor:
         :class:`CommandFailed` still crash the actor; a CommandFailed is logged)."""
         reply: Reply[Any] = _LoggedReply(self.name)
         await self._post(_Call(fn, args, kwargs, reply))
+
+    def send_after(self, deadline: float, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Queue ``fn(*args)`` at ``deadline`` (trio's clock), as Erlang's ``send_after``: the
+        wait runs beside the mailbox, so commands go on meanwhile, and ends with the actor."""
+        if self._helpers is None or self.state.value is not ActorState.RUNNING:
+            raise ActorStopped(f"{self.name} is {self.state.value.value}")
+        self._helpers.start_soon(self._send_at, deadline, fn, args)
+
+    async def _send_at(self, deadline: float, fn: Callable[..., Awaitable[Any]], args: Any) -> None:
+        await trio.sleep_until(deadline)
+        try:
+            await self.tell(fn, *args)
+        except ActorStopped:  # stopping: nothing is due any more
+            pass
 
     async def _post(self, call: _Call) -> None:
         if self.state.value is ActorState.NEW:

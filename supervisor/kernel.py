@@ -229,10 +229,6 @@ class KernelActor(Actor):
         inc = self._current_inc()
         return inc.proc if inc is not None and isinstance(inc.proc, ProcessActor) else None
 
-    @property
-    def state_value(self) -> KernelState:
-        return self.kernel_state.value
-
     def _current_inc(self) -> Incarnation | None:
         n = self.lifecycle.current
         return None if n is None else self._incs.get(n)
@@ -342,6 +338,9 @@ class KernelActor(Actor):
         elif isinstance(action, lc.Handover):
             assert self._nursery is not None
             self._nursery.start_soon(self._act, action.actions, action.n)
+        elif isinstance(action, lc.Timer):  # the outcome comes back through the mailbox
+            fired = lc.TimerFired(action.token, action.deadline)
+            self.send_after(action.deadline, self._drive, fired)
         elif isinstance(action, lc.Delegate):
             return self._hand_to_delegate(action.request, now)
         elif isinstance(action, lc.Defer):

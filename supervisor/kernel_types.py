@@ -43,7 +43,9 @@ class KernelState(enum.Enum):
     STARTING = "starting"
     RUNNING = "running"
     RESTARTING = "restarting"
+    BACKOFF = "backoff"  # died; the restart waits out its backoff delay
     DEAD = "dead"  # died (or failed to start) and nobody restarts it
+    EXITED = "exited"  # exited cleanly (code 0) under a policy that restarts failures only
     STOPPED = "stopped"  # never started, or shut down by us
 
 
@@ -70,7 +72,8 @@ class KernelEvent:
 
     ``kind``: ``started``, ``adopted``, ``start_failed``, ``died``, ``hung``, ``start_timeout``,
     ``restart`` (upstream's "restart" callbacks), ``restarted``, ``dead`` (the policy gave up:
-    upstream's "dead" callbacks), ``stopped`` (``detail`` names the shutdown step that ended it).
+    upstream's "dead" callbacks), ``stopped`` (``detail`` names the shutdown step that ended it),
+    ``backoff`` (a restart waits out its delay), ``exited`` (a clean exit under on-failure).
     """
 
     kind: str

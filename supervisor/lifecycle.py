@@ -23,6 +23,8 @@ The contract with a driver:
 
 The states and their transitions are the table ``lifecycle_events.TRANSITIONS``, drawn in
 docs/architecture.md; the state-machine test fails on any transition it does not list.
+What follows a death (the policy's decision, backoff, clean exits, hangs) is the mixin in
+:mod:`~jupyter_client.supervisor.lifecycle_deaths`.
 """
 
 from __future__ import annotations
@@ -41,31 +43,12 @@ from jupyter_client.supervisor.kernel_types import (
     KernelState,
     ShutdownStep,
 )
+from jupyter_client.supervisor.lifecycle_deaths import DEFAULT_STABLE, DeathRules, _Proc
 from jupyter_client.supervisor.policy import RestartPolicy
 
 __all__ = ["DEFAULT_STABLE", "KernelLifecycle"]
 
-#: Without a policy, how long a kernel counts as "starting" for the squatted-port check.
-DEFAULT_STABLE = 10.0
-
 Cause = Literal["start", "restart", "auto", "adopt"]
-
-
-@dataclass
-class _Proc:
-    """The machine's view of one process."""
-
-    n: int
-    started_at: float
-    expected: bool = False  # the exit is ours (stop/restart): not a death
-    exited: bool = False
-    released: bool = False
-    hung: bool = False
-    has_beaten: bool = False
-    retiring: bool = False  # handed over: exits beside its successor
-    #: the stop's escalation: step reached, when the request was sent, half the wait time
-    step: ShutdownStep | None = None
-    asked: float = 0.0
 
 
 @dataclass
@@ -78,7 +61,7 @@ class _Stopping:
     newports: bool = False
 
 
-class KernelLifecycle:
+class KernelLifecycle(DeathRules):
     """All per-kernel lifecycle state and rules; see the module docstring."""
 
     def __init__(
@@ -108,6 +91,11 @@ class KernelLifecycle:
         self.last_start: float | None = None
         self.shutdown_step: ShutdownStep | None = None
         self.pending_restart: lc.RelaunchRequest | None = None
+        #: With a backoff: when (driver's clock) the waiting restart is due, else None.
+        self.next_restart_at: float | None = None
+        self._backoff: tuple[bool, dict[str, int], int] | None = None  # newports, held, count
+        self._timer = 0  # the token of the one timer that counts; others are stale
+        self._clean_death = False
         self._next = 0
         self._cause: Cause = "start"
         self._stopping: _Stopping | None = None
@@ -143,6 +131,7 @@ class KernelLifecycle:
         cur = self._current()
         if cur is not None and not (cur.exited or gone):
             raise KernelAlreadyRunning(f"kernel {self.kernel_id} is already running")
+        self._cancel_backoff()
         out: list[lc.Action] = []
         if cur is not None:  # died, death not handled yet: clear it first
             out += self._release(cur)
@@ -153,6 +142,7 @@ class KernelLifecycle:
     def _on_Stop(self, ev: lc.Stop) -> list[lc.Action]:
         if not ev.restart:
             self.pending_restart = None  # a real stop cancels a delegated restart
+        self._cancel_backoff()  # and a restart waiting out its delay
         cur = self._current()
         if cur is None:
             if ev.restart and self.pending_restart is not None:
@@ -167,6 +157,7 @@ class KernelLifecycle:
         if not self.ever_started:
             raise KernelNotRunning("Cannot restart the kernel. No previous call to 'start_kernel'.")
         self.pending_restart = None
+        self._cancel_backoff()
         self.state = KernelState.RESTARTING
         self._cause = "restart"
         cur = self._current()
@@ -182,16 +173,6 @@ class KernelLifecycle:
     def _on_SignalCmd(self, ev: lc.SignalCmd) -> list[lc.Action]:
         cur = self._require(ev, "Cannot signal kernel. No kernel is running!")
         return [lc.Signal(cur.n, ev.signum)]
-
-    def _on_DelegateFailed(self, ev: lc.DelegateFailed) -> list[lc.Action]:
-        cur = self._current()
-        if self.pending_restart is None or (cur is not None and not cur.exited):
-            return []
-        self.pending_restart = None
-        if self.policy is None:
-            self.state = KernelState.DEAD
-            return []
-        return self._decide(ev.at, {}, death=False)
 
     # -- launching ---------------------------------------------------------------------------
     def _launch(self, newports: bool) -> lc.Launch:
@@ -312,110 +293,6 @@ class KernelLifecycle:
             self.current = None
         return [lc.Release(proc.n)]
 
-    # -- deaths and hangs --------------------------------------------------------------------
-    def _on_ExitSeen(self, ev: lc.ExitSeen) -> list[lc.Action]:
-        proc = self.procs.get(ev.n)
-        if proc is None or proc.exited:
-            return []
-        proc.exited = True
-        if proc.expected or proc.n != self.current:
-            return []
-        detail = ("hung" if proc.has_beaten else "start_timeout") if proc.hung else ""
-        return [
-            lc.Emit("died", proc.n, detail, with_exit=True),
-            lc.Defer(lc.Death(proc.n, ev.at)),
-        ]
-
-    def _on_Death(self, ev: lc.Death) -> list[lc.Action]:
-        proc = self.procs.get(ev.n)
-        if proc is None:  # released already (and forgotten)
-            return []
-        if proc.n != self.current or proc.expected:
-            return []  # a command already stopped or replaced this process
-        out = self._release(proc)
-        stable = self.policy.stable_start_time if self.policy is not None else DEFAULT_STABLE
-        if ev.at - proc.started_at < stable:
-            return [*out, lc.ProbePorts(proc.n)]
-        return out + self._after_death(ev.at, {})
-
-    def _on_PortsProbed(self, ev: lc.PortsProbed) -> list[lc.Action]:
-        out: list[lc.Action] = [
-            lc.Log(logging.WARNING, " died during start-up and its "
-                f"{channel} port {port} is held by another process (taken between our choice "
-                "and the kernel's bind): restarting on fresh ports")
-            for channel, port in ev.held.items()
-        ]  # fmt: skip
-        return out + self._after_death(ev.at, ev.held)
-
-    def _after_death(self, at: float, held: dict[str, int]) -> list[lc.Action]:
-        if self.policy is None:
-            self.state = KernelState.DEAD
-            return []
-        return self._decide(at, held, death=True)
-
-    def _decide(self, at: float, held: dict[str, int], *, death: bool) -> list[lc.Action]:
-        """The policy's answer to a death (or a failed relaunch) at ``at``."""
-        policy = self.policy
-        assert policy is not None
-        if death:
-            policy.on_alive(at)  # it was alive until it died
-        decision = policy.on_death(at)
-        if not decision.restart:
-            self.state = KernelState.DEAD
-            gave_up = decision.count - 1
-            return [
-                lc.Log(logging.WARNING, f": restart failed {gave_up} times, giving up"),
-                lc.Emit("dead", None, f"gave up after {gave_up} restarts"),
-            ]  # fmt: skip
-        newports = decision.newports or bool(held)
-        self.state = KernelState.RESTARTING
-        ports = f", held ports {held}" if held else ""
-        self.restarts += 1
-        detail = f"restart {decision.count} of {policy.restart_limit}, newports={newports}{ports}"
-        out: list[lc.Action] = [lc.Emit("restart", None, detail)]
-        if self.delegate:
-            self.pending_restart = lc.RelaunchRequest(decision.count, newports, dict(held))
-            return [*out, lc.Delegate(self.pending_restart)]
-        self._cause = "auto"
-        return [*out, self._launch(newports)]
-
-    def _on_FirstBeat(self, ev: lc.FirstBeat) -> list[lc.Action]:
-        proc = self.procs.get(ev.n)
-        if proc is not None:
-            proc.has_beaten = True
-        return []
-
-    def _on_MissedBeats(self, ev: lc.MissedBeats) -> list[lc.Action]:
-        proc = self.procs.get(ev.n)
-        if proc is None:  # released already (and forgotten)
-            return []
-        if proc.hung or not proc.has_beaten or proc.expected or proc.exited:
-            return []
-        if ev.count < self.hung_after:
-            return []
-        proc.hung = True
-        return [
-            lc.Emit("hung", proc.n, f"{ev.count} heartbeats missed"),
-            lc.Log(logging.WARNING, " stopped answering heartbeats: killing it", proc.n),
-            lc.Snapshot(proc.n),
-            lc.Signal(proc.n, _signal.SIGKILL),
-        ]  # fmt: skip
-
-    def _on_StartupTimeout(self, ev: lc.StartupTimeout) -> list[lc.Action]:
-        proc = self.procs.get(ev.n)
-        if proc is None:  # released already (and forgotten)
-            return []
-        if proc.expected or proc.hung or proc.exited or proc.has_beaten:
-            return []
-        proc.hung = True
-        return [
-            lc.Emit("start_timeout", proc.n, f"no heartbeat within {ev.timeout:g} s"),
-            lc.Log(logging.WARNING, f" did not answer a heartbeat within {ev.timeout:g} s of its "
-                "start (startup_timeout): killing it", proc.n),
-            lc.Snapshot(proc.n),
-            lc.Signal(proc.n, _signal.SIGKILL),
-        ]  # fmt: skip
-
     def _on_Closing(self, ev: lc.Closing) -> list[lc.Action]:
         out: list[lc.Action] = []
         for proc in list(self.procs.values()):
@@ -427,6 +304,7 @@ class KernelLifecycle:
                 self.state = KernelState.STOPPED
                 out.append(lc.Emit("stopped", proc.n, "kill (actor stopped)"))
         self._stopping = None
+        self._cancel_backoff()
         return out
 
     # -- helpers -----------------------------------------------------------------------------
@@ -448,5 +326,5 @@ class KernelLifecycle:
 #: Each event's handler is ``_on_<event class name>``; building the table at import checks that
 #: every event of ``lc.Event`` has one.
 _HANDLERS: dict[type, Callable[[KernelLifecycle, Any], list[lc.Action]]] = {
-    event: vars(KernelLifecycle)[f"_on_{event.__name__}"] for event in get_args(lc.Event)
+    event: getattr(KernelLifecycle, f"_on_{event.__name__}") for event in get_args(lc.Event)
 }

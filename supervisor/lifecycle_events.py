@@ -52,6 +52,8 @@ __all__ = [
     "StartupTimeout",
     "Terminate",
     "Stop",
+    "Timer",
+    "TimerFired",
     "WaitDone",
     "WaitExit",
     "WaitRetiring",
@@ -210,6 +212,14 @@ class DelegateFailed:
 
 
 @dataclass(frozen=True)
+class TimerFired:
+    """The :class:`Timer` ``token`` ran out (a backoff delay is over)."""
+
+    token: int
+    at: float
+
+
+@dataclass(frozen=True)
 class Closing:
     """The driver is going away: its processes go with it."""
 
@@ -217,7 +227,7 @@ class Closing:
 Event = (
     Start | Adopt | Stop | Restart | Interrupt | SignalCmd | Launched | LaunchFailed | ExitSeen
     | Death | PortsProbed | WaitDone | Released | FirstBeat | MissedBeats | StartupTimeout
-    | DelegateFailed | Closing
+    | DelegateFailed | TimerFired | Closing
 )  # fmt: skip
 
 
@@ -318,6 +328,15 @@ class WaitRetiring:
 
 
 @dataclass(frozen=True)
+class Timer:
+    """At ``deadline``, feed :class:`TimerFired` ``token`` (in the background: commands go on
+    meanwhile; a timer the lifecycle no longer wants is ignored when it fires)."""
+
+    token: int
+    deadline: float
+
+
+@dataclass(frozen=True)
 class Delegate:
     """Hand the relaunch to the delegate (failure: :class:`DelegateFailed`)."""
 
@@ -361,8 +380,8 @@ class Fail:
 
 Action = (
     Launch | AdoptProcess | Signal | Terminate | Control | Snapshot | KillTree | WaitExit
-    | AwaitRelease | ProbePorts | Release | Handover | WaitRetiring | Delegate | Emit | Log
-    | Defer | Fail
+    | AwaitRelease | ProbePorts | Release | Handover | WaitRetiring | Timer | Delegate | Emit
+    | Log | Defer | Fail
 )  # fmt: skip
 
 
@@ -385,6 +404,15 @@ TRANSITIONS: tuple[tuple[KernelState, KernelState, str], ...] = (
     (_S.RESTARTING, _S.RUNNING, "relaunched"),
     (_S.RESTARTING, _S.DEAD, "relaunch failed, or the policy gives up"),
     (_S.RUNNING, _S.DEAD, "death: the policy gives up, or no policy"),
+    (_S.RUNNING, _S.BACKOFF, "a death the policy restarts after a delay"),
+    (_S.RESTARTING, _S.BACKOFF, "relaunch failed: retry after a delay"),
+    (_S.BACKOFF, _S.RESTARTING, "delay over, or restart"),
+    (_S.BACKOFF, _S.STARTING, "start"),
+    (_S.BACKOFF, _S.STOPPED, "stop"),
+    (_S.RUNNING, _S.EXITED, "clean exit, not restarted (on-failure)"),
+    (_S.EXITED, _S.STARTING, "start"),
+    (_S.EXITED, _S.RESTARTING, "restart"),
+    (_S.EXITED, _S.STOPPED, "stop"),
 )
 
 

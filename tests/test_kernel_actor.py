@@ -192,6 +192,61 @@ def test_failing_restarts_go_through_the_policy(tmp_path: Path) -> None:
     run(main)
 
 
+def test_crash_loop_backs_off_exponentially_and_a_stop_ends_the_wait(tmp_path: Path) -> None:
+    """Backoff (issue 14): each restart of a kernel that crashes at once waits about twice as
+    long as the one before (at least 1.3x with the jitter); the state is ``backoff`` while it
+    waits; a stop during the wait stops it for good."""
+
+    async def main(nursery: trio.Nursery) -> None:
+        policy = RestartPolicy(restart_limit=10, stable_start_time=30.0, backoff=0.1,
+                               backoff_max=5.0)  # fmt: skip
+        k = KernelActor("k", KernelFiles(tmp_path).prepare("--crash-after", "0.05"),
+                        policy=policy)  # fmt: skip
+        await nursery.start(k.run)
+        await k.start()
+        await wait_kind(k, "started", 5)
+        starts = [e.clock for e in k.events if e.kind == "started"]
+        deaths = [e.clock for e in k.events if e.kind == "died"]
+        gaps = [s - d for d, s in zip(deaths, starts[1:], strict=False)]
+        print("backoff gaps:", [round(g, 3) for g in gaps])
+        assert all(b >= 1.3 * a for a, b in zip(gaps, gaps[1:], strict=False)), gaps
+        await k.kernel_state.wait_value(KernelState.BACKOFF)
+        assert k.lifecycle.next_restart_at is not None
+        await k.shutdown()
+        assert k.kernel_state.value is KernelState.STOPPED and k.lifecycle.next_restart_at is None
+        launched = kinds(k).count("started")
+        await trio.sleep(3.5)  # past the delay that was pending (at most 1.6 s * 1.1)
+        assert kinds(k).count("started") == launched and k.pid is None
+
+    run(main)
+
+
+@pytest.mark.parametrize("restart_clean", [False, True])
+def test_a_clean_exit_under_on_failure_is_not_restarted(
+    tmp_path: Path, restart_clean: bool
+) -> None:
+    """on-failure (``restart_clean_exits=False``): exit code 0 is ``exited``, no restart;
+    upstream's default restarts it like any death."""
+
+    async def main(nursery: trio.Nursery) -> None:
+        policy = RestartPolicy(restart_limit=1, restart_clean_exits=restart_clean)
+        prepare = KernelFiles(tmp_path).prepare("--crash-after", "0.3", "--exit-code", "0")
+        k = KernelActor("k", prepare, policy=policy)
+        await nursery.start(k.run)
+        await k.start()
+        if restart_clean:
+            await wait_kind(k, "restarted")
+        else:
+            await k.kernel_state.wait_value(KernelState.EXITED)
+            died = [e for e in k.events if e.kind == "died"][0]
+            assert died.exit is not None and died.exit.returncode == 0
+            await trio.sleep(0.5)
+            assert kinds(k) == ["started", "died", "exited"]
+        await k.shutdown()
+
+    run(main)
+
+
 def test_hung_kernel_detected_by_heartbeat(tmp_path: Path) -> None:
     async def main(nursery: trio.Nursery) -> None:
         policy = RestartPolicy(restart_limit=2, stable_start_time=60.0)

@@ -7,14 +7,18 @@ by hypothesis. Exits reach the lifecycle as a real watcher's would: queued, and 
 whenever a command awaits something (or between commands), and the deaths they defer go into a
 simulated mailbox that is served between commands. The invariants are the lifecycle's promises
 (issue 13): never two live processes per kernel outside a restart handover, every process
-released by the end, no restart after a requested stop, and the policy's counts.
+released by the end, no restart after a requested stop, and the policy's counts. With a
+backoff, the restart waits on a simulated timer that may fire after a command made it stale;
+with ``restart_clean_exits`` off, a clean exit ends in ``exited``, never in a restart.
 """
 
 from __future__ import annotations
 
+import random
 import signal
 from collections import deque
 from pathlib import Path
+from types import SimpleNamespace
 
 import hypothesis.strategies as st
 import pytest
@@ -56,13 +60,26 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.launching = False  # a start or restart command is running
         self.owed = 0  # "restart" events not yet answered by "restarted"
         self.natural: set[int] = set()  # processes that died of themselves (or of a hang)
+        self.clean: set[int] = set()  # ... with exit code 0
+        self.timers: list[lc.Timer] = []
         self.data: st.DataObject | None = None
 
     @initialize(delegate=st.booleans(), wait=st.sampled_from([0.0, 1.0, 5.0]),
+                backoff=st.sampled_from([0.0, 0.5]), clean_restarts=st.booleans(),
                 data=st.data())  # fmt: skip
-    def setup(self, delegate: bool, wait: float, data: st.DataObject) -> None:
+    def setup(
+        self, delegate: bool, wait: float, backoff: float, clean_restarts: bool,
+        data: st.DataObject,
+    ) -> None:  # fmt: skip
         self.data = data
-        self.policy = RestartPolicy(restart_limit=LIMIT, stable_start_time=10.0)
+        self.policy = RestartPolicy(
+            restart_limit=LIMIT,
+            stable_start_time=10.0,
+            backoff=backoff,
+            backoff_max=2.0,
+            restart_clean_exits=clean_restarts,
+            rng=random.Random(0),
+        )
         self.lc = KernelLifecycle("k", policy=self.policy, shutdown_wait_time=wait,
                                   delegate=delegate)  # fmt: skip
         self.start()  # most interesting orders begin with a kernel
@@ -79,7 +96,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     def exit(self, n: int) -> None:
         if n in self.alive:
             self.alive.discard(n)
-            self.watch.append(lc.ExitSeen(n, self.t))
+            code = 0 if n in self.clean else -9
+            self.watch.append(lc.ExitSeen(n, self.t, SimpleNamespace(known=True, returncode=code)))
 
     def drive(self, event: lc.Event) -> bool:
         """Feed ``event`` like KernelActor._drive; True unless the command failed."""
@@ -159,6 +177,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.delegated = action.request
         elif isinstance(action, lc.Defer):
             self.mailbox.append(action.event)
+        elif isinstance(action, lc.Timer):
+            assert self.lc.state is KernelState.BACKOFF and action.deadline > self.t
+            self.timers.append(action)
         elif isinstance(action, lc.Emit):
             self.emitted.append(action.kind)
             event(f"emit {action.kind}")
@@ -166,6 +187,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.owed += 1
             elif action.kind == "died":
                 assert action.n in self.natural, f"died reported for {action.n}, which we stopped"
+            elif action.kind == "exited":
+                assert not self.policy.restart_clean_exits, "exited although clean exits restart"
             elif action.kind == "restarted":
                 assert self.owed > 0, "restarted without a restart owed (after a stop?)"
                 self.owed -= 1
@@ -276,7 +299,18 @@ class LifecycleMachine(RuleBasedStateMachine):
         n = data.draw(st.sampled_from(sorted(self.alive)))
         self.t += data.draw(st.sampled_from([0.5, 20.0]))
         self.natural.add(n)
+        if data.draw(st.booleans(), "exits cleanly (code 0)"):
+            self.clean.add(n)
         self.exit(n)
+
+    @precondition(lambda self: bool(self.timers))
+    @rule(data=st.data())
+    def timer_fires(self, data: st.DataObject) -> None:
+        """A backoff timer runs out (perhaps one a command has made stale)."""
+        self.serve_mailbox()
+        timer = self.timers.pop(data.draw(st.integers(0, len(self.timers) - 1)))
+        self.t = max(self.t, timer.deadline)
+        self.drive(lc.TimerFired(timer.token, self.t))
 
     @precondition(lambda self: bool(self.watch))
     @rule()
@@ -331,8 +365,14 @@ class LifecycleMachine(RuleBasedStateMachine):
     def state_matches_processes(self) -> None:
         if not hasattr(self, "lc") or self.lc.shutting_down:
             return
-        if self.lc.state in (KernelState.STOPPED, KernelState.DEAD):
+        if self.lc.state in (KernelState.STOPPED, KernelState.DEAD, KernelState.EXITED,
+                             KernelState.BACKOFF):  # fmt: skip
             assert self.lc.current is None, self.lc
+        if self.lc.state is KernelState.BACKOFF:
+            due = self.lc.next_restart_at
+            assert due is not None and due - self.t <= 2.0 * 1.1 + 1e-9, (due, self.t)
+        else:
+            assert self.lc.next_restart_at is None, self.lc
         if self.lc.state is KernelState.RUNNING:
             assert self.lc.current is not None, self.lc
 

@@ -12,6 +12,7 @@ a running execution); heartbeat echo on a ROUTER in a thread.
 Flags:
   --crash-at-start          exit(1) before binding anything
   --crash-after SECONDS     os._exit(3) after SECONDS
+  --exit-code CODE          the code --crash-after exits with (0: a clean exit, as ``exit``)
   --ignore-sigterm          SIGTERM is ignored
   --fork-child PIDFILE      start a grandchild in its own session (outlives killpg) and write
                             its pid to PIDFILE
@@ -60,6 +61,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("-f", dest="connection_file", required=True)
     p.add_argument("--crash-at-start", action="store_true")
     p.add_argument("--crash-after", type=float, default=None)
+    p.add_argument("--exit-code", type=int, default=3)
     p.add_argument("--ignore-sigterm", action="store_true")
     p.add_argument("--fork-child", default=None)
     p.add_argument("--daemon-child", default=None)
@@ -255,7 +257,7 @@ def main(argv: list[str]) -> None:
     if opts.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if opts.crash_after is not None:
-        timer = threading.Timer(opts.crash_after, os._exit, (3,))
+        timer = threading.Timer(opts.crash_after, os._exit, (opts.exit_code,))
         timer.daemon = True
         timer.start()
     if opts.fork_child:
