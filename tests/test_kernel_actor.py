@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
@@ -209,7 +210,7 @@ def test_crash_loop_backs_off_exponentially_and_a_stop_ends_the_wait(tmp_path: P
         deaths = [e.clock for e in k.events if e.kind == "died"]
         gaps = [s - d for d, s in zip(deaths, starts[1:], strict=False)]
         print("backoff gaps:", [round(g, 3) for g in gaps])
-        assert all(b >= 1.3 * a for a, b in zip(gaps, gaps[1:], strict=False)), gaps
+        assert all(b >= 1.3 * a for a, b in itertools.pairwise(gaps)), gaps
         await k.kernel_state.wait_value(KernelState.BACKOFF)
         assert k.lifecycle.next_restart_at is not None
         await k.shutdown()
@@ -238,7 +239,7 @@ def test_a_clean_exit_under_on_failure_is_not_restarted(
             await wait_kind(k, "restarted")
         else:
             await k.kernel_state.wait_value(KernelState.EXITED)
-            died = [e for e in k.events if e.kind == "died"][0]
+            died = next(e for e in k.events if e.kind == "died")
             assert died.exit is not None and died.exit.returncode == 0
             await trio.sleep(0.5)
             assert kinds(k) == ["started", "died", "exited"]
