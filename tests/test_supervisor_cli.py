@@ -24,7 +24,8 @@ from supervisor_helpers import SCRIPT, Harness, running_harness, wait_for
 from jupyter_client.protocol.port_claims import SharedClaims
 
 KEYS = {"id", "name", "state", "pid", "restarts", "uptime_s", "cpu_percent", "rss_bytes",
-        "last_activity", "connection_file"}  # fmt: skip
+        "last_activity", "connection_file", "restart_policy", "next_restart_at",
+        "last_exit"}  # fmt: skip
 
 
 @pytest.fixture
@@ -94,10 +95,14 @@ def test_sigkill_kernel_is_restarted_and_logged(h: Harness) -> None:
     logs = h.cli("logs", "k").stdout
     assert "signal=SIGKILL" in logs and "restarted" in logs
     ev = json.loads(h.cli("logs", "k", "--json").stdout)
-    assert [e["kind"] for e in ev][:4] == ["started", "died", "restart", "started"]
+    assert [e["kind"] for e in ev][:5] == ["started", "died", "backoff", "restart", "started"]
+    last = row["last_exit"]
+    assert last["signal"] == "SIGKILL" and last["code"] is None and last["oom"] in (False, None)
+    assert last["reason"].startswith("killed by SIGKILL")
     os.kill(wait_for(lambda: h.row("never")["pid"], what="pid"), signal.SIGKILL)
     wait_for(lambda: h.row("never")["state"] == "dead", what="dead")
     assert "gave up" in h.cli("logs", "never").stdout
+    assert "(restart limit 0)" in h.row("never")["last_exit"]["reason"]
 
 
 def test_no_supervisor_and_stale_socket(h: Harness) -> None:
@@ -131,8 +136,11 @@ def test_bad_input(h: Harness, tmp_path: Path) -> None:
     assert out.returncode == 1 and "already in use" in out.stderr
     out = h.cli("start", "minimal", "--id", "../evil", check=False)
     assert out.returncode == 1 and "invalid kernel id" in out.stderr
-    out = h.cli("start", "crasher", check=False)
-    assert out.returncode == 0  # it spawns, then dies: the policy handles it
+    out = h.cli("start", "crasher", check=False)  # it spawns, then dies before it answers
+    assert out.returncode == 1 and "died before it was ready: exit code 1" in out.stderr
+    assert "crashing at start (--crash-at-start)" in out.stderr  # the kernel's own output
+    out = h.cli("start", "crasher", "--no-wait", check=False)
+    assert out.returncode == 0  # the process exists: that is all --no-wait asks
     out = h.cli("start", "minimal", "--restart-policy", "sometimes", check=False)
     assert out.returncode == 2
     second = subprocess.run([SCRIPT, "serve"], env=h.env, capture_output=True, text=True,

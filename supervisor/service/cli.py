@@ -32,6 +32,7 @@ from jupyter_client.supervisor.service.state import (
     check_runtime_dir,
     load_key,
     load_state,
+    output_tail,
     stale_temp_files,
 )
 from jupyter_client.supervisor.service.status import format_table, orphan_rows
@@ -174,8 +175,17 @@ def _daemonize(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    res = request(args, "start", name=args.name, id=args.id, restart_limit=args.restart_policy,
-                  stable_start_time=args.stable_start_time)  # fmt: skip
+    from jupyter_core.paths import jupyter_path  # the caller's kernelspec search path
+
+    policy, limit = args.restart_policy
+    if args.wait:  # the request may take as long as the wait, and then some
+        args.timeout = max(args.timeout, args.wait_timeout + 30.0)
+    res = request(args, "start", name=args.name, id=args.id, restart_policy=policy,
+                  restart_limit=limit, stable_start_time=args.stable_start_time,
+                  backoff=args.backoff, backoff_max=args.backoff_max, wait=args.wait,
+                  wait_timeout=args.wait_timeout,
+                  cwd=os.path.abspath(args.cwd) if args.cwd else os.getcwd(),
+                  env=dict(args.env), kernel_path=jupyter_path("kernels"))  # fmt: skip
     print(res["id"])
     return 0
 
@@ -234,12 +244,40 @@ def _describe(ev: dict[str, Any]) -> str:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     res = request(args, "logs", id=args.id, lines=args.lines)
+    if args.output:
+        return print_output(res["log_file"], args.lines, follow=args.follow)
     if args.json:
         print(json.dumps(res["events"]))
     else:
         for ev in res["events"]:
             print(_describe(ev))
     return 0
+
+
+def print_output(path: str, lines: int, *, follow: bool) -> int:
+    """``logs --output``: the last ``lines`` lines of the kernel's output; with ``follow``,
+    then what it writes next (polling, as ``tail -f``), until Ctrl-C or the file goes."""
+    if not os.path.exists(path):
+        raise CliError(f"no output recorded ({path} does not exist)")
+    for line in output_tail(path, lines) if lines else []:
+        print(line)
+    sys.stdout.flush()
+    if not follow:
+        return 0
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        while True:
+            chunk = f.read()
+            if chunk:
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
+                continue
+            if not os.path.exists(path):
+                print(f"jupyter-supervisor: {path} was removed (kernel stopped)", file=sys.stderr)
+                return 0
+            if os.path.getsize(path) < f.tell():  # truncated: start over
+                f.seek(0)
+            time.sleep(0.2)
 
 
 def _orphans(args: argparse.Namespace, message: str) -> int:

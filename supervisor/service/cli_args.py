@@ -29,6 +29,7 @@ examples:
   jupyter-supervisor start python3 --id work   start a kernel (prints its id)
   jupyter-supervisor status --watch            a live table of every kernel
   jupyter-supervisor logs work                 the kernel's lifecycle events
+  jupyter-supervisor logs work --output -f     follow what the kernel prints
   jupyter-supervisor restart work              restart it (interrupt, request, escalate)
   jupyter-supervisor stop --all                stop every kernel
   jupyter-supervisor shutdown                  stop every kernel and the supervisor
@@ -66,16 +67,23 @@ positive_int = _number(int, minimum=1, strict=False)
 count = _number(int, minimum=0, strict=False)
 
 
-def restart_policy(text: str) -> int:
-    """``never`` → 0 restarts; ``on-failure`` → 5; ``on-failure:N`` → N."""
+def restart_policy(text: str) -> tuple[str, int]:
+    """``never`` → (never, 0); ``on-failure`` / ``always`` → 5 restarts; ``...:N`` → N."""
     if text == "never":
-        return 0
-    if text == "on-failure":
-        return 5
-    if text.startswith("on-failure:") and text[11:].isdigit():
-        return int(text[11:])
-    raise argparse.ArgumentTypeError(f"bad restart policy {text!r} (never, on-failure, "
-                                     "on-failure:N)")  # fmt: skip
+        return "never", 0
+    kind, _, limit = text.partition(":")
+    if kind in ("always", "on-failure") and (not limit or limit.isdigit()):
+        return kind, int(limit) if limit else 5
+    raise argparse.ArgumentTypeError(f"bad restart policy {text!r} (always, always:N, "
+                                     "on-failure, on-failure:N, never)")  # fmt: skip
+
+
+def env_pair(text: str) -> tuple[str, str]:
+    """``K=V`` for ``--env``."""
+    name, eq, value = text.partition("=")
+    if not eq or not name:
+        raise argparse.ArgumentTypeError(f"--env wants NAME=VALUE, not {text!r}")
+    return name, value
 
 
 def log_level(text: str) -> str:
@@ -160,14 +168,37 @@ def build_parser(
                    "in metadata.supported_encryption; required refuses kernelspecs that do "
                    "not")  # fmt: skip
 
-    s = command("start", "start a kernel and print its id")
+    s = command("start", "start a kernel, wait until it answers, and print its id")
     s.add_argument("name", help="kernelspec name (see jupyter-kernelspec list)")
     s.add_argument("--id", default=None, help="kernel id (None: a new uuid)")
     s.add_argument("--restart-policy", type=restart_policy, default="on-failure", metavar="POLICY",
-                   help="never | on-failure (5 restarts) | on-failure:N")  # fmt: skip
+                   help="on-failure[:N] (restart deaths, not exit code 0; N restarts in a row, "
+                   "default 5) | always[:N] (any death) | never")  # fmt: skip
     s.add_argument("--stable-start-time", type=seconds, default=10.0, metavar="SECONDS",
                    help="time alive after which a (re)start counts as stable and the restart "
                    "count resets")  # fmt: skip
+    s.add_argument("--backoff", type=seconds, default=0.5, metavar="SECONDS",
+                   help="delay before the first restart of a streak; doubles each time (0: "
+                   "restart at once)")  # fmt: skip
+    s.add_argument("--backoff-max", type=seconds, default=30.0, metavar="SECONDS",
+                   help="the longest delay before a restart")  # fmt: skip
+    s.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="return once the process exists, not once it answers kernel_info",
+    )
+    s.add_argument("--wait-timeout", type=positive_seconds, default=60.0, metavar="SECONDS",
+                   help="how long to wait for the kernel's kernel_info reply")  # fmt: skip
+    s.add_argument(
+        "--cwd",
+        default=None,
+        metavar="DIR",
+        help="the kernel's working directory (None: where this command runs)",
+    )
+    s.add_argument("--env", type=env_pair, action="append", default=[], metavar="NAME=VALUE",
+                   help="set a variable in the kernel's environment (repeatable; over the "
+                   "supervisor's and the kernelspec's)")  # fmt: skip
 
     s = command("stop", "stop a kernel (or every kernel with --all)")
     s.add_argument("id", nargs="?", help="kernel id (a unique prefix is enough)")
@@ -188,10 +219,21 @@ def build_parser(
     s.add_argument("id", help="kernel id (a unique prefix is enough)")
     s.add_argument("--json", action="store_true", help="print the connection info instead")
 
-    s = command("logs", "print a kernel's recent lifecycle events")
+    s = command("logs", "print a kernel's recent lifecycle events (--output: its output)")
     s.add_argument("id", help="kernel id (a unique prefix is enough)")
     s.add_argument("-n", "--lines", type=count, default=50, metavar="N",
-                   help="how many events")  # fmt: skip
+                   help="how many events (or lines of output)")  # fmt: skip
+    s.add_argument(
+        "--output",
+        action="store_true",
+        help="the kernel's own stdout and stderr instead of lifecycle events",
+    )
+    s.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="with --output: keep printing what the kernel writes, like tail -f",
+    )
     s.add_argument("--json", action="store_true", help="one JSON array")
 
     s = command("status", "one row per kernel: state, pid, restarts, CPU, memory, activity")

@@ -46,6 +46,7 @@ from jupyter_client.supervisor.service.launching import (
     resolve_spec,
 )
 from jupyter_client.supervisor.service.orphans import Orphans, become_subreaper
+from jupyter_client.supervisor.service.readiness import NotReady, wait_ready
 from jupyter_client.supervisor.service.readoption import readopt_all
 from jupyter_client.supervisor.service.record import Supervised
 from jupyter_client.supervisor.service.state import (
@@ -164,10 +165,14 @@ class Service:
     def new_supervised(self, rec: KernelRecord, spec: ResolvedSpec) -> Supervised:
         assert self._host is not None
         launcher = KernelLauncher(rec.id, spec, rec.connection_file,
-                                  self.paths.kernel_log(rec.id), cwd=self.cwd,
-                                  transport=self.transport, encryption=self.encryption)  # fmt: skip
-        policy = RestartPolicy(restart_limit=rec.restart_limit,
-                               stable_start_time=rec.stable_start_time)  # fmt: skip
+                                  self.paths.kernel_log(rec.id), cwd=rec.cwd or self.cwd,
+                                  transport=self.transport, encryption=self.encryption,
+                                  env=rec.env)  # fmt: skip
+        policy = RestartPolicy(
+            restart_limit=rec.restart_limit, stable_start_time=rec.stable_start_time,
+            restart_clean_exits=rec.restart_policy == "always", backoff=rec.backoff,
+            backoff_max=rec.backoff_max,
+        )  # fmt: skip
         k = Supervised(rec, launcher, policy, IOPubWatch(self._host.ctx, rec.id))
         self.kernels[rec.id] = k
         return k
@@ -218,6 +223,7 @@ class Service:
         elif ev.kind == "start_failed":
             k.launcher.close_pending()
         detail = ev.detail
+        k.note_exit(ev)
         if ev.kind == "died":  # the host says it, once, through its configured logging
             how = ev.exit.describe() if ev.exit is not None else "exit status unknown"
             log.warning("kernel %s (pid %s) died: %s", k.id, ev.pid, how)
@@ -226,7 +232,8 @@ class Service:
             if self._nursery is not None and k.actor.connection_info:
                 k.iopub.watch(self._nursery, k.actor.connection_info)
         k.add_event(ev.kind, pid=ev.pid, exit=ev.exit, detail=detail, at=ev.at)
-        if ev.kind in ("started", "died", "dead", "restarted", "stopped", "start_failed"):
+        if ev.kind in ("started", "died", "dead", "restarted", "stopped", "start_failed",
+                       "exited", "backoff"):  # fmt: skip
             self.persist()
 
     async def _stop_one(self, k: Supervised, now: bool) -> None:
@@ -291,16 +298,12 @@ class Service:
             raise RequestFailed(f"invalid kernel id {kid!r} (letters, digits, . _ -)", "bad_id")
         if kid in self.kernels:
             raise RequestFailed(f"kernel id {kid!r} is already in use", "exists")
+        rec = start_record(kid, args, self.paths.connection_file(kid))
         try:
-            spec = resolve_spec(name)
+            spec = resolve_spec(name, rec.kernel_path)
         except (UnknownKernelSpec, OSError, ValueError) as exc:
             raise RequestFailed(str(exc), "unknown_name") from None
-        limit = int(args.get("restart_limit", 5))
-        rec = KernelRecord(
-            kid, spec.name, self.paths.connection_file(kid), restart_limit=limit,
-            stable_start_time=float(args.get("stable_start_time", 10.0)),
-            interrupt_mode=spec.interrupt_mode, created_at=time.time(),
-        )  # fmt: skip
+        rec.name, rec.interrupt_mode = spec.name, spec.interrupt_mode
         k = self.new_supervised(rec, spec)
         try:
             k.launcher.check()
@@ -320,6 +323,11 @@ class Service:
                                 "start_failed") from None  # fmt: skip
         finally:
             self.persist()
+        if args.get("wait", True) and self._host is not None:
+            try:
+                await wait_ready(k, self._host.ctx, float(args.get("wait_timeout", 60.0)))
+            except NotReady as exc:
+                raise RequestFailed(str(exc), "not_ready") from None
         return {"id": kid, "pid": k.pid, "connection_file": rec.connection_file}
 
     async def op_stop(self, args: dict[str, Any]) -> Any:
@@ -368,6 +376,33 @@ class Service:
     async def op_shutdown(self, args: dict[str, Any]) -> Any:
         self._stop.set()
         return {"pid": os.getpid()}
+
+
+def start_record(kid: str, args: dict[str, Any], connection_file: str) -> KernelRecord:
+    """The record of a kernel ``start`` asks for, its options checked (RequestFailed)."""
+    policy = str(args.get("restart_policy", "on-failure"))
+    if policy not in ("always", "on-failure", "never"):
+        raise RequestFailed(f"unknown restart policy {policy!r}", "bad_request")
+    cwd = args.get("cwd")
+    if cwd is not None and not (isinstance(cwd, str) and os.path.isdir(cwd)):
+        raise RequestFailed(f"working directory {cwd!r} does not exist", "bad_request")
+    env, path = args.get("env") or {}, args.get("kernel_path")
+    if not (isinstance(env, dict) and all(isinstance(v, str) for v in [*env, *env.values()])):
+        raise RequestFailed("env must map names to strings", "bad_request")
+    if path is not None and not (isinstance(path, list) and all(isinstance(d, str) for d in path)):
+        raise RequestFailed("kernel_path must be a list of directories", "bad_request")
+    try:
+        defaults = (("stable_start_time", 10.0), ("backoff", 0.5), ("backoff_max", 30.0))
+        numbers = [float(args.get(name, d)) for name, d in defaults]
+        limit = 0 if policy == "never" else int(args.get("restart_limit", 5))
+    except (TypeError, ValueError):
+        raise RequestFailed("restart_limit, stable_start_time and backoff must be numbers",
+                            "bad_request") from None  # fmt: skip
+    return KernelRecord(
+        kid, str(args.get("name", "")), connection_file, restart_limit=limit,
+        stable_start_time=numbers[0], created_at=time.time(), restart_policy=policy,
+        backoff=numbers[1], backoff_max=numbers[2], cwd=cwd, env=dict(env), kernel_path=path,
+    )  # fmt: skip
 
 
 def load_saved(paths: Paths) -> SupervisorState | None:

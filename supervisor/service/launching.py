@@ -60,9 +60,10 @@ class ResolvedSpec:
     language: str = ""
 
 
-def resolve_spec(name: str) -> ResolvedSpec:
-    """Find kernelspec ``name`` or raise :class:`UnknownKernelSpec` (listing what exists)."""
-    dirs = jupyter_path("kernels")
+def resolve_spec(name: str, dirs: list[str] | None = None) -> ResolvedSpec:
+    """Find kernelspec ``name`` in ``dirs`` (None: this process's Jupyter path) or raise
+    :class:`UnknownKernelSpec` (listing what exists)."""
+    dirs = jupyter_path("kernels") if dirs is None else list(dirs)
     found = find_spec_dir(dirs, name)
     if found is None:
         names: set[str] = set()
@@ -113,7 +114,7 @@ class KernelLauncher:
     def __init__(
         self, kernel_id: str, spec: ResolvedSpec, connection_file: str, log_file: str,
         *, cwd: str | None = None, ip: str = "127.0.0.1", transport: str = "tcp",
-        encryption: str = "disabled",
+        encryption: str = "disabled", env: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.kernel_id = kernel_id
         self.spec = spec
@@ -123,6 +124,8 @@ class KernelLauncher:
         self.ip = ip
         self.transport = transport
         self.encryption = encryption
+        #: ``start --env K=V``: set last, over the supervisor's and the kernelspec's values.
+        self.env = dict(env or {})
         self.info: dict[str, Any] | None = None
         self._curve: tuple[str, str] | None = None  # (public, secret), Z85
         #: Set by the service to make the next prepare pick fresh ports.
@@ -221,6 +224,7 @@ class KernelLauncher:
         base = dict(os.environ)
         base.pop("JPY_PARENT_PID", None)  # independent: the kernel must not watch our pid
         env = kernel_env(base, self.spec.env, self.spec.language)  # as the managers build it
+        env.update(self.env)
         env["JPY_SESSION_NAME"] = self.kernel_id
         # Never through a link planted in its place (the kernel's output would go there).
         fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 from jupyter_client.supervisor.kernel import KernelStartError
+from jupyter_client.supervisor.service.exits import exit_record
 from jupyter_client.supervisor.service.launching import (
     ResolvedSpec,
     UnknownKernelSpec,
@@ -76,7 +77,7 @@ async def _relaunch_lost(svc: Service, rec: KernelRecord) -> None:
     (docker restarts such containers when its daemon comes back): the same id, and the
     same ports and key when we still have them, so clients made earlier work again."""
     try:
-        spec = resolve_spec(rec.name)
+        spec = resolve_spec(rec.name, rec.kernel_path)
     except (UnknownKernelSpec, OSError, ValueError) as exc:
         log.warning("kernel %s died while unsupervised; kernelspec %r unavailable (%s): "
                     "forgetting it", rec.id, rec.name, exc)  # fmt: skip
@@ -87,6 +88,7 @@ async def _relaunch_lost(svc: Service, rec: KernelRecord) -> None:
     k.restarts_base += 1
     k.add_event("died", pid=rec.pid, detail="while no supervisor was running "
                 "(exit status unknown)")  # fmt: skip
+    rec.last_exit = exit_record(None, time.time(), detail="died while no supervisor ran")
     log.warning("kernel %s (pid %s) died while no supervisor was running; restarting it",
                 rec.id, rec.pid)  # fmt: skip
     try:
@@ -103,7 +105,7 @@ async def _relaunch_lost(svc: Service, rec: KernelRecord) -> None:
 async def _adopt(svc: Service, rec: KernelRecord) -> None:
     assert rec.pid is not None
     try:
-        spec = resolve_spec(rec.name)
+        spec = resolve_spec(rec.name, rec.kernel_path)
     except (UnknownKernelSpec, OSError, ValueError) as exc:
         log.warning("kernel %s: kernelspec %r unavailable (%s): no restarts", rec.id,
                     rec.name, exc)  # fmt: skip
@@ -129,7 +131,7 @@ async def _adopt(svc: Service, rec: KernelRecord) -> None:
 def lost_while_unsupervised(rec: KernelRecord) -> bool:
     """A kernel that ran, was meant to run on (not being stopped, not given up on) and still
     has restarts left: it died while no supervisor was watching."""
-    return (rec.started_at > 0 and rec.state not in ("stopping", "stopped", "dead")
+    return (rec.started_at > 0 and rec.state not in ("stopping", "stopped", "dead", "exited")
             and rec.restarts < rec.restart_limit)  # fmt: skip
 
 

@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import stat
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -115,6 +116,17 @@ class KernelRecord:
     #: damaged connection file from. The state file is 0600 in the 0700 runtime dir, as the
     #: connection file itself.
     connection: dict[str, Any] | None = None
+    #: ``always`` | ``on-failure`` | ``never`` (docs/cli.md); backoff before restarts, in s.
+    restart_policy: str = "on-failure"
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+    #: How its last process ended (``status --json``'s ``last_exit``; None before any exit).
+    last_exit: dict[str, Any] | None = None
+    #: The caller's context at ``start``: working directory, extra environment, and the
+    #: kernelspec search path it resolved the name on (None: the supervisor's).
+    cwd: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    kernel_path: list[str] | None = None
 
 
 @dataclass
@@ -317,3 +329,16 @@ def acquire_lock(paths: Paths) -> int:
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return fd
+
+
+def output_tail(path: str, lines: int = 20) -> list[str]:
+    """The last ``lines`` lines of the kernel's output file (stdout and stderr), if any."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(f.tell() - 64 * 1024, 0))
+            data = f.read()
+    except OSError:
+        return []
+    tail = deque(data.decode("utf-8", "replace").splitlines(), maxlen=lines)
+    return list(tail)

@@ -185,16 +185,27 @@ def _ago(ts: float | None, now: float) -> str:
     return f"{_dur(max(0.0, now - ts))} ago"
 
 
+def _exit(last: dict[str, Any] | None) -> str:
+    """The EXIT column: how the last process ended, in a word."""
+    if not last:
+        return "-"
+    if last.get("oom"):
+        return "oom"
+    if last.get("signal"):
+        return str(last["signal"])
+    return "?" if last.get("code") is None else f"code {last['code']}"
+
+
 def format_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
     """The human table of ``status`` (one row per kernel)."""
     now = time.time() if now is None else now
-    header = ("ID", "KERNELSPEC", "STATE", "PID", "RESTARTS", "UPTIME", "CPU%", "RSS",
+    header = ("ID", "KERNELSPEC", "STATE", "PID", "RESTARTS", "EXIT", "UPTIME", "CPU%", "RSS",
               "LAST ACTIVITY")  # fmt: skip
     lines = [header]
     for r in rows:
         lines.append((
             str(r["id"]), str(r["name"]), str(r["state"]), str(r["pid"] or "-"),
-            str(r["restarts"]), _dur(r.get("uptime_s")),
+            str(r["restarts"]), _exit(r.get("last_exit")), _dur(r.get("uptime_s")),
             f"{r['cpu_percent']:.1f}" if r.get("cpu_percent") is not None else "-",
             _bytes(r.get("rss_bytes")), _ago(r.get("last_activity"), now),
         ))  # fmt: skip

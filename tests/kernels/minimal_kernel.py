@@ -253,6 +253,7 @@ def daemon_child(pidfile: str, lifetime: float) -> None:
 def main(argv: list[str]) -> None:
     opts = parse(argv)
     if opts.crash_at_start:
+        print("minimal kernel: crashing at start (--crash-at-start)", file=sys.stderr)
         sys.exit(1)
     if opts.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -1,0 +1,138 @@
+"""Supervision that says why (issue 14), through the real console script and real kernels.
+
+``start`` waits for readiness and fails with the exit and the kernel's output; restart
+policies ``always`` / ``on-failure`` / ``never`` (a clean exit is not a failure); backoff
+between restarts of a crash loop (each gap at least 1.3x the one before; a stop during the
+wait ends it for good); ``last_exit`` and ``next_restart_at`` in ``status --json``; ``logs
+--output`` (and ``-f``); ``--cwd`` and ``--env`` from the caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kernels.support import MINIMAL_KERNEL
+from supervisor_helpers import SCRIPT, Harness, running_harness, wait_for, write_spec
+
+KERNEL = [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}"]
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    with running_harness(tmp_path) as harness:
+        write_spec(harness.jpath, "quitter", [*KERNEL, "--crash-after", "1", "--exit-code", "0"])
+        yield harness
+
+
+def events(h: Harness, kid: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = json.loads(h.cli("logs", kid, "--json", "-n", "100").stdout)
+    return out
+
+
+def test_a_crash_loop_start_fails_naming_the_exit_and_backs_off(h: Harness) -> None:
+    h.serve()
+    out = h.cli("start", "crasher", "--id", "loop", "--backoff", "0.2", "--backoff-max", "10",
+                "--restart-policy", "on-failure:5", check=False)  # fmt: skip
+    print("start:", out.returncode, out.stderr)
+    assert out.returncode == 1
+    assert "kernel loop died before it was ready: exit code 1" in out.stderr
+    assert "crashing at start (--crash-at-start)" in out.stderr
+    row = wait_for(lambda: (r := h.row("loop"))["state"] == "backoff" and r, what="backoff")
+    assert row["next_restart_at"] is not None and row["next_restart_at"] > time.time() - 1
+    assert row["last_exit"]["code"] == 1 and row["last_exit"]["signal"] is None
+    assert row["last_exit"]["reason"].startswith("exit code 1")
+    assert row["last_exit"]["oom"] in (False, None)  # never guessed: null without a counter
+    print(h.cli("status").stdout)
+    dead = wait_for(lambda: (r := h.row("loop"))["state"] == "dead" and r, timeout=60,
+                    what="dead")  # fmt: skip
+    assert "gave up after 5 restarts (restart limit 5)" in dead["last_exit"]["reason"]
+    ev = events(h, "loop")
+    starts = [e["at"] for e in ev if e["kind"] == "started"]
+    deaths = [e["at"] for e in ev if e["kind"] == "died"]
+    gaps = [s - d for d, s in zip(deaths, starts[1:], strict=False)]
+    print("backoff gaps (s):", [round(g, 3) for g in gaps])
+    assert len(gaps) == 5
+    assert all(b >= 1.3 * a for a, b in itertools.pairwise(gaps)), gaps
+    logs = h.cli("logs", "loop").stdout
+    print(logs)
+    assert "backoff" in logs and "restart 2 of 5 in" in logs
+    output = h.cli("logs", "loop", "--output").stdout
+    print(output)
+    assert output.count("crashing at start") == 6  # the first launch and five restarts
+
+
+def test_a_stop_during_the_backoff_is_for_good(h: Harness) -> None:
+    h.serve()
+    h.cli("start", "crasher", "--id", "c", "--backoff", "3", check=False)
+    wait_for(lambda: h.row("c")["state"] == "backoff", what="backoff")
+    h.cli("stop", "c")
+    time.sleep(4)  # past the restart that was due
+    assert all(r["id"] != "c" for r in h.status())
+
+
+@pytest.mark.parametrize(
+    ("policy", "state"), [("on-failure", "exited"), ("always", "restarted"), ("never", "exited")]
+)
+def test_a_clean_exit_follows_the_policy(h: Harness, policy: str, state: str) -> None:
+    h.serve()
+    h.start("quitter", "--id", "q", "--restart-policy", policy, "--backoff", "0")
+    if state == "restarted":
+        wait_for(lambda: "restarted" in [e["kind"] for e in events(h, "q")], what="restart")
+        assert h.row("q")["last_exit"]["code"] == 0
+        return
+    row = wait_for(lambda: (r := h.row("q"))["state"] == "exited" and r, what="exited")
+    assert row["restarts"] == 0 and row["pid"] is None
+    assert row["last_exit"]["code"] == 0
+    assert "not restarted: a clean exit" in row["last_exit"]["reason"]
+    assert "code 0" in h.cli("status").stdout  # the EXIT column
+    h.cli("restart", "q")  # an exited kernel can be started again by hand
+    assert h.row("q")["pid"] is not None
+
+
+def test_start_takes_the_callers_directory_and_environment(h: Harness, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    script = ("import json, os, sys; json.dump({'cwd': os.getcwd(), 'foo': os.environ.get('FOO'),"
+              " 'spec': os.environ.get('SPEC')}, open(sys.argv[1], 'w'))")  # fmt: skip
+    spec_dir = tmp_path / "elsewhere" / "kernels" / "reporter"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", script, str(report)], "display_name": "reporter",
+        "env": {"SPEC": "from-spec", "FOO": "spec-value"},
+    }))  # fmt: skip
+    h.serve()
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(h.env, JUPYTER_PATH=str(tmp_path / "elsewhere"))  # only the caller knows it
+    out = subprocess.run([SCRIPT, "start", "reporter", "--id", "r", "--no-wait", "--env",
+                          "FOO=from-cli", "--restart-policy", "never"], env=env, cwd=work,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    got = wait_for(lambda: report.exists() and json.loads(report.read_text() or "null"),
+                   what="report")  # fmt: skip
+    assert got == {"cwd": str(work), "foo": "from-cli", "spec": "from-spec"}
+    missing = h.cli("start", "minimal", "--cwd", str(tmp_path / "nope"), check=False)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_logs_output_follows_what_the_kernel_writes(h: Harness) -> None:
+    h.serve()
+    h.cli("start", "crasher", "--id", "f", "--backoff", "0.5", "--restart-policy",
+          "on-failure:5", check=False)  # fmt: skip
+    argv = [SCRIPT, "logs", "f", "--output", "-f", "-n", "0"]
+    follow = subprocess.Popen(argv, env=h.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    try:
+        assert follow.stdout is not None
+        line = follow.stdout.readline()  # the next launch's output, as it is written
+        assert "crashing at start" in line
+    finally:
+        follow.kill()
+        follow.wait(10)
