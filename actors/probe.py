@@ -13,6 +13,7 @@ requests (none are expected on a fresh socket) and anything that does not verify
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -34,9 +35,11 @@ async def kernel_info(
     *,
     channel: str = "control",
     timeout: float = 1.0,
+    on_sent: Callable[[str], None] | None = None,
 ) -> dict[str, Any] | None:
     """The content of the kernel's ``kernel_info_reply`` on ``channel``, or None if none came
-    within ``timeout`` seconds."""
+    within ``timeout`` seconds. ``on_sent`` gets the request's msg_id (an IOPub reader can then
+    tell the busy/idle it causes from the kernel's own activity)."""
     sock = ctx.socket(zmq.DEALER)
     try:
         curve = CurveClient.from_info(info)
@@ -45,6 +48,8 @@ async def kernel_info(
         sock.connect(channel_url(info, channel))
         msg = session.msg("kernel_info_request", {})
         msg_id = msg["header"]["msg_id"]
+        if on_sent is not None:
+            on_sent(str(msg_id))
         await sock.send_multipart(session.serialize(msg))
         with trio.move_on_after(timeout):
             while True:

@@ -218,6 +218,11 @@ class KernelActor(Actor):
         inc = self._current_inc()
         return inc is not None and inc.hb is not None and inc.hb.is_beating()
 
+    def missed_beats(self) -> int:
+        """Heartbeats missed in a row by the current process (0 while it answers)."""
+        inc = self._current_inc()
+        return 0 if inc is None or inc.hb is None else inc.hb.missed_beats.value
+
     @property
     def pid(self) -> int | None:
         inc = self._current_inc()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -136,3 +138,42 @@ def test_logs_output_follows_what_the_kernel_writes(h: Harness) -> None:
     finally:
         follow.kill()
         follow.wait(10)
+
+
+@pytest.mark.parametrize("action", ["report", "restart"])
+def test_a_kernel_that_beats_but_does_not_answer_is_wedged(h: Harness, action: str) -> None:
+    """Liveness is not readiness: the kernel's heartbeat thread echoes, its main loop (shell
+    and control) is deadlocked. ``--wedged-after 1`` notices within a few seconds."""
+    write_spec(h.jpath, "wedging", [*KERNEL, "--wedge-after", "1.5"])
+    h.serve()
+    h.start("wedging", "--id", "w", "--wedged-after", "1", "--on-wedged", action)
+    began = time.monotonic()
+    wait_for(lambda: "wedged" in [e["kind"] for e in events(h, "w")], timeout=30, what="wedged")
+    print(f"wedged noticed {time.monotonic() - began - 1.5:.1f} s after the kernel wedged")
+    row = h.row("w")
+    assert row["missed_beats"] == 0  # its heartbeat never stopped
+    if action == "report":
+        assert row["state"] == "wedged" and "within 1 s" in row["wedged"]
+        assert row["restarts"] == 0 and row["pid"] is not None
+    else:  # restarted: the new process answers again (until it wedges in its turn)
+        wait_for(lambda: "stopped" in [e["kind"] for e in events(h, "w")], what="restart")
+    table = h.cli("status").stdout
+    print(table)
+
+
+def test_a_stopped_kernel_is_unresponsive_before_it_is_hung(h: Harness) -> None:
+    """SIGSTOP: its heartbeat goes silent; the row says ``unresponsive`` with the count of
+    missed beats (it used to say ``idle`` until the kernel was killed as hung); SIGCONT before
+    ``--hung-after`` and it is itself again, never killed."""
+    h.serve("--hung-after", "50")
+    kid = h.start("minimal", "--id", "s")
+    pid = wait_for(lambda: h.row(kid)["pid"], what="pid")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        row = wait_for(lambda: (r := h.row(kid))["state"] == "unresponsive" and r, what="state")
+        assert row["missed_beats"] >= 1
+        print(h.cli("status").stdout)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: h.row(kid)["state"] == "idle", what="idle again")
+    assert h.row(kid)["pid"] == pid and h.row(kid)["restarts"] == 0

@@ -183,7 +183,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     res = request(args, "start", name=args.name, id=args.id, restart_policy=policy,
                   restart_limit=limit, stable_start_time=args.stable_start_time,
                   backoff=args.backoff, backoff_max=args.backoff_max, wait=args.wait,
-                  wait_timeout=args.wait_timeout,
+                  wait_timeout=args.wait_timeout, wedged_after=args.wedged_after,
+                  on_wedged=args.on_wedged,
                   cwd=os.path.abspath(args.cwd) if args.cwd else os.getcwd(),
                   env=dict(args.env), kernel_path=jupyter_path("kernels"))  # fmt: skip
     print(res["id"])

@@ -190,6 +190,15 @@ def build_parser(
     )
     s.add_argument("--wait-timeout", type=positive_seconds, default=60.0, metavar="SECONDS",
                    help="how long to wait for the kernel's kernel_info reply")  # fmt: skip
+    s.add_argument("--wedged-after", type=seconds, default=60.0, metavar="SECONDS",
+                   help="a kernel that beats but does not answer kernel_info on control for "
+                   "this long (while not busy) is wedged (0: never checked)")  # fmt: skip
+    s.add_argument(
+        "--on-wedged",
+        choices=("report", "interrupt", "restart"),
+        default="report",
+        help="what follows when the kernel is wedged",
+    )
     s.add_argument(
         "--cwd",
         default=None,

@@ -62,6 +62,7 @@ from jupyter_client.supervisor.service.state import (
     write_state,
 )
 from jupyter_client.supervisor.service.status import IOPubWatch, ResourceSampler
+from jupyter_client.supervisor.service.watchdog import ON_WEDGED, watch_wedged
 
 __all__ = ["AlreadyRunning", "Service", "acquire_lock"]
 
@@ -215,6 +216,8 @@ class Service:
             os.kill(os.getpid(), signal.SIGKILL)
         if k.actor is None:
             return
+        if ev.kind in ("started", "adopted"):
+            self._watch(k)
         if ev.kind == "started":
             k.launcher.close_pending()
             k.note_started(ev.pid)
@@ -236,6 +239,16 @@ class Service:
                        "exited", "backoff"):  # fmt: skip
             self.persist()
 
+    def _watch(self, k: Supervised) -> None:
+        """The readiness watchdog of ``k`` (watchdog.py), once per supervised kernel."""
+        if k.watchdog is None and self._nursery is not None and self._host is not None:
+            k.watchdog = trio.CancelScope()
+            self._nursery.start_soon(self._run_watchdog, k, k.watchdog, self._host.ctx)
+
+    async def _run_watchdog(self, k: Supervised, scope: trio.CancelScope, ctx: Any) -> None:
+        with scope:
+            await watch_wedged(k, ctx)
+
     async def _stop_one(self, k: Supervised, now: bool) -> None:
         k.stopping = True
         self.persist()  # "stopping" on record: a crash now must not bring it back
@@ -244,6 +257,8 @@ class Service:
                 await self._host.remove(k.id, now=now)
         finally:
             k.iopub.stop()
+            if k.watchdog is not None:
+                k.watchdog.cancel()
             k.launcher.release_ports()
             self.kernels.pop(k.id, None)
             self.remove_files(k.record, k.launcher.info)
@@ -383,6 +398,9 @@ def start_record(kid: str, args: dict[str, Any], connection_file: str) -> Kernel
     policy = str(args.get("restart_policy", "on-failure"))
     if policy not in ("always", "on-failure", "never"):
         raise RequestFailed(f"unknown restart policy {policy!r}", "bad_request")
+    on_wedged = str(args.get("on_wedged", "report"))
+    if on_wedged not in ON_WEDGED:
+        raise RequestFailed(f"unknown on-wedged action {on_wedged!r}", "bad_request")
     cwd = args.get("cwd")
     if cwd is not None and not (isinstance(cwd, str) and os.path.isdir(cwd)):
         raise RequestFailed(f"working directory {cwd!r} does not exist", "bad_request")
@@ -392,7 +410,8 @@ def start_record(kid: str, args: dict[str, Any], connection_file: str) -> Kernel
     if path is not None and not (isinstance(path, list) and all(isinstance(d, str) for d in path)):
         raise RequestFailed("kernel_path must be a list of directories", "bad_request")
     try:
-        defaults = (("stable_start_time", 10.0), ("backoff", 0.5), ("backoff_max", 30.0))
+        defaults = (("stable_start_time", 10.0), ("backoff", 0.5), ("backoff_max", 30.0),
+                    ("wedged_after", 60.0))  # fmt: skip
         numbers = [float(args.get(name, d)) for name, d in defaults]
         limit = 0 if policy == "never" else int(args.get("restart_limit", 5))
     except (TypeError, ValueError):
@@ -402,6 +421,7 @@ def start_record(kid: str, args: dict[str, Any], connection_file: str) -> Kernel
         kid, str(args.get("name", "")), connection_file, restart_limit=limit,
         stable_start_time=numbers[0], created_at=time.time(), restart_policy=policy,
         backoff=numbers[1], backoff_max=numbers[2], cwd=cwd, env=dict(env), kernel_path=path,
+        wedged_after=numbers[3], on_wedged=on_wedged,
     )  # fmt: skip
 
 

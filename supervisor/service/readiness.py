@@ -35,7 +35,8 @@ async def wait_ready(k: Supervised, ctx: ZContext, timeout: float) -> None:
     async def answered() -> None:
         while True:
             info = actor.connection_info
-            if info and await kernel_info(ctx, info, default_session(info), timeout=2.0):
+            if info and await kernel_info(ctx, info, default_session(info), timeout=2.0,
+                                          on_sent=k.iopub.probe_sent):  # fmt: skip
                 return
             await trio.sleep(0.05)  # only reached when no answer came within the probe's wait
 

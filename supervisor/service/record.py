@@ -44,6 +44,9 @@ class Supervised:
         self.events: deque[dict[str, Any]] = deque(record.events, maxlen=MAX_EVENTS)
         self.stopping = False
         self.oom = OomCounter(None)
+        #: Why the watchdog finds it wedged (None: it answers), see watchdog.py.
+        self.wedged: str | None = None
+        self.watchdog: trio.CancelScope | None = None
 
     @property
     def id(self) -> str:
@@ -70,6 +73,10 @@ class Supervised:
         ks = self.actor.kernel_state.value
         if ks is not KernelState.RUNNING:
             return ks.value
+        if self.actor.missed_beats() > 0:
+            return "unresponsive"  # missing beats, not yet hung (then killed)
+        if self.wedged:
+            return "wedged"
         execution = self.iopub.execution_state
         if execution in ("busy", "idle"):
             return execution
@@ -142,6 +149,8 @@ class Supervised:
             "last_activity": self.iopub.last_activity,
             "connection_file": rec.connection_file,
             "restart_policy": rec.restart_policy,
+            "missed_beats": self.actor.missed_beats() if self.actor is not None else 0,
+            "wedged": self.wedged,
             "next_restart_at": self.next_restart_at(),
             "last_exit": rec.last_exit,
         }

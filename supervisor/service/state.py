@@ -127,6 +127,10 @@ class KernelRecord:
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     kernel_path: list[str] | None = None
+    #: Readiness watchdog (watchdog.py): seconds without a kernel_info reply (0: off), and
+    #: what follows: ``report`` | ``interrupt`` | ``restart``.
+    wedged_after: float = 60.0
+    on_wedged: str = "report"
 
 
 @dataclass

@@ -56,6 +56,8 @@ class IOPubWatch:
         #: ``time.time()`` of the last IOPub message (or of the (re)start).
         self.last_activity: float | None = None
         self.messages = 0
+        #: msg_ids of the supervisor's own probes: their busy/idle is not the kernel's work.
+        self.probes: set[str] = set()
         self._scope: trio.CancelScope | None = None
         self._url: str | None = None
 
@@ -73,6 +75,11 @@ class IOPubWatch:
         self._url = url
         self._scope = trio.CancelScope()
         nursery.start_soon(self._read, url, info, self._scope)
+
+    def probe_sent(self, msg_id: str) -> None:
+        if len(self.probes) > 64:  # replies that never came: forget the oldest guesses
+            self.probes.clear()
+        self.probes.add(msg_id)
 
     def stop(self) -> None:
         if self._scope is not None:
@@ -97,9 +104,13 @@ class IOPubWatch:
                 try:
                     while True:
                         batch = await next_batch(queue)
-                        self.last_activity = time.time()
+                        ours = {id(m) for m in batch if self._ours(m)}
+                        if len(ours) < len(batch):
+                            self.last_activity = time.time()
                         self.messages += len(batch)
                         for msg in batch:
+                            if id(msg) in ours:
+                                continue
                             if msg.get("msg_type") == "status":
                                 state = msg.get("content", {}).get("execution_state")
                                 if isinstance(state, str):
@@ -108,6 +119,16 @@ class IOPubWatch:
                     pass
                 finally:
                     actor.cancel()
+
+    def _ours(self, msg: dict[str, Any]) -> bool:
+        parent = msg.get("parent_header")
+        msg_id = parent.get("msg_id") if isinstance(parent, dict) else None
+        if msg_id not in self.probes:
+            return False
+        if msg.get("msg_type") == "status" and msg.get("content", {}).get("execution_state") \
+                == "idle":  # fmt: skip
+            self.probes.discard(msg_id)
+        return True
 
 
 class ResourceSampler:

@@ -13,6 +13,8 @@ Flags:
   --crash-at-start          exit(1) before binding anything
   --crash-after SECONDS     os._exit(3) after SECONDS
   --exit-code CODE          the code --crash-after exits with (0: a clean exit, as ``exit``)
+  --wedge-after SECONDS     after SECONDS stop serving shell and control (a deadlocked main
+                            loop); the heartbeat thread keeps answering
   --ignore-sigterm          SIGTERM is ignored
   --fork-child PIDFILE      start a grandchild in its own session (outlives killpg) and write
                             its pid to PIDFILE
@@ -62,6 +64,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--crash-at-start", action="store_true")
     p.add_argument("--crash-after", type=float, default=None)
     p.add_argument("--exit-code", type=int, default=3)
+    p.add_argument("--wedge-after", type=float, default=None)
     p.add_argument("--ignore-sigterm", action="store_true")
     p.add_argument("--fork-child", default=None)
     p.add_argument("--daemon-child", default=None)
@@ -220,8 +223,13 @@ class Kernel:
         poller.register(self.control, zmq.POLLIN)
         if self.opts.xpub:
             poller.register(self.iopub, zmq.POLLIN)
+        wedge_at = (
+            None if self.opts.wedge_after is None else time.monotonic() + self.opts.wedge_after
+        )
         while True:
-            for sock, _ in poller.poll():
+            if wedge_at is not None and time.monotonic() >= wedge_at:
+                threading.Event().wait()  # deadlocked: only a signal ends this process
+            for sock, _ in poller.poll(None if wedge_at is None else 50):
                 if sock is self.iopub:
                     self.welcome()
                 else:
