@@ -6,6 +6,7 @@ jupyter_client`` must stay cheap (no trio, no psutil: tests/test_import_boundari
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,6 +31,12 @@ class KernelDiedError(RuntimeError):
         self.exit_code: int | None = code if code is not None and code >= 0 else None
         self.signal: int | None = -code if code is not None and code < 0 else None
         self.signal_name: str | None = known.signal if known is not None else None
+        #: The same, as ``KernelManager.last_exit`` reports it (None: nothing is known).
+        self.last_exit: dict[str, Any] | None = None
+        if exit is not None:
+            from jupyter_client.supervisor.exits import exit_record  # only once one died
+
+            self.last_exit = exit_record(exit, time.time())
 
     @classmethod
     def before_reply(cls, what: str, exit: ExitInfo | None) -> KernelDiedError:

@@ -100,6 +100,15 @@ class KernelLifecycleMixin:
         def cleanup_ipc_files(self) -> None: ...
         def cleanup_random_ports(self) -> None: ...
 
+    @property
+    def last_exit(self) -> dict[str, Any] | None:
+        """How the kernel's last process ended, an extension of ours: ``{"code": int|None,
+        "signal": "SIGKILL"|None, "oom": bool|None, "at": unix time, "reason": str}`` (as
+        ``jupyter-supervisor status --json``); None before any exit or for a provisioner that
+        does not say (third-party ones)."""
+        extras = supervised(self.provisioner)
+        return None if extras is None else extras.last_exit()
+
     # -- start ---------------------------------------------------------------------------------
     @in_pending_state
     async def _async_start_kernel(self, **kw: Any) -> None:

@@ -19,6 +19,9 @@ from jupyter_client._lazy_names import upstream_names
 from jupyter_client.channelsabc import ChannelABC, HBChannelABC
 from jupyter_client.protocol.connection import InvalidPortNumber
 
+#: Actor states (their values) after which a channel answers nothing.
+_ENDED = ("stopping", "stopped", "crashed")
+
 # The actor modules (and trio) are only needed once a client has channels, and by then they
 # are loaded: importing a client class stays cheap (bench/import_bench.py).
 if TYPE_CHECKING:
@@ -190,7 +193,13 @@ class HBChannel(HBChannelABC):
         self._set_paused(False)
 
     def is_beating(self) -> bool:
-        return self._link is not None and not self._paused and self._actor.is_beating()
+        """Upstream's answer: True from ``start_channels()`` on, before any ping came back,
+        until a ping goes unanswered; False while paused or once the channel stopped. Front
+        ends rely on the optimism: jupyter-console runs a cell ``while kc.is_alive()``, so a
+        False during the first ping would skip the first cell's output and reply."""
+        if self._link is None or self._paused or self._actor.state.value.value in _ENDED:
+            return False
+        return self._actor.heart.value.value in ("beating", "waiting")
 
     @property
     def heart(self) -> Heart:

@@ -72,6 +72,19 @@ class KernelRestarter(LoggingConfigurable):
     random_ports_until_alive = Bool(
         True, config=True, help="Use fresh ports on restarts until a start has proved stable."
     )
+    # Extensions of ours, off by default (upstream's behaviour): the jupyter-supervisor policies.
+    restart_clean_exits = Bool(
+        True,
+        config=True,
+        help="Restart a kernel that exited with code 0 (False: systemd's on-failure; the kernel "
+        "then stays stopped and KernelManager.last_exit says why).",
+    )
+    backoff = Float(
+        0.0,
+        config=True,
+        help="Seconds before the first restart of a streak, doubling with each (0: at once).",
+    )
+    backoff_max = Float(30.0, config=True, help="The longest delay before a restart.")
     callbacks = Dict()
 
     @default("callbacks")
@@ -119,6 +132,9 @@ class KernelRestarter(LoggingConfigurable):
             restart_limit=self.restart_limit,
             stable_start_time=stable,
             random_ports_until_alive=self.random_ports_until_alive,
+            restart_clean_exits=self.restart_clean_exits,
+            backoff=self.backoff,
+            backoff_max=self.backoff_max,
         )
 
     def start(self) -> None:

@@ -8,6 +8,7 @@ complete before the relaunch begins, then ``restart_kernel(now=True)`` runs star
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -145,6 +146,65 @@ def test_restart_limit_fires_dead(tmp_path: Path) -> None:
     try:
         _wait(lambda: bool(dead))
         assert len(restarts) == 5 and dead == [1]
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def _quitting_ksm(tmp_path: Path) -> KernelSpecManager:
+    """A kernel that exits with code 0 (as ``exit`` typed in a console) at once."""
+    d = tmp_path / "kernels" / "quitter"
+    d.mkdir(parents=True)
+    spec = {"argv": [sys.executable, "-c", "import sys; sys.exit(0)", "{connection_file}"],
+            "display_name": "quitter", "language": "python"}  # fmt: skip
+    (d / "kernel.json").write_text(json.dumps(spec))
+    return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
+
+
+@pytest.mark.parametrize("restart_clean", [True, False])
+def test_clean_exits_and_last_exit(tmp_path: Path, restart_clean: bool) -> None:
+    """Upstream restarts a kernel that exited with code 0; ``restart_clean_exits=False`` (an
+    extension, off by default) leaves it stopped, and ``last_exit`` says why."""
+    cfg = Config({"KernelRestarter": {"restart_clean_exits": restart_clean,
+                                      "restart_limit": 1}})  # fmt: skip
+    km = IOLoopKernelManager(kernel_name="quitter", kernel_spec_manager=_quitting_ksm(tmp_path),
+                             config=cfg)  # fmt: skip
+    restarts: list[int] = []
+    dead: list[int] = []
+    km.start_kernel()
+    km.add_restart_callback(lambda: restarts.append(1))
+    km.add_restart_callback(lambda: dead.append(1), "dead")
+    try:
+        _wait(lambda: (km.last_exit or {}).get("code") == 0)
+        if restart_clean:
+            _wait(lambda: bool(dead))
+            assert restarts == [1]
+            assert "gave up after 1 restarts (restart limit 1)" in km.last_exit["reason"]  # type: ignore[index]
+        else:
+            _wait(lambda: "clean exit" in (km.last_exit or {}).get("reason", ""))
+            time.sleep(0.3)
+            assert restarts == [] and dead == [] and not km.is_alive()
+        last = km.last_exit
+        assert last is not None and last["signal"] is None and last["at"] > 0
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_backoff_spaces_the_restarts(tmp_path: Path) -> None:
+    """``KernelRestarter.backoff``: each relaunch of a crash loop waits about twice as long
+    as the one before (off by default: upstream relaunches at once)."""
+    cfg = Config({"KernelRestarter": {"backoff": 0.15, "restart_limit": 4}})
+    km = IOLoopKernelManager(kernel_name="crasher", kernel_spec_manager=_crashing_ksm(tmp_path),
+                             config=cfg)  # fmt: skip
+    at: list[float] = []
+    dead: list[int] = []
+    km.start_kernel()
+    km.add_restart_callback(lambda: at.append(time.monotonic()))
+    km.add_restart_callback(lambda: dead.append(1), "dead")
+    try:
+        _wait(lambda: bool(dead), timeout=60)
+        gaps = [b - a for a, b in itertools.pairwise(at)]
+        print("gaps between restart callbacks:", [round(g, 3) for g in gaps])
+        assert len(at) == 4 and all(b >= 1.3 * a for a, b in itertools.pairwise(gaps))
     finally:
         km.shutdown_kernel(now=True)
 

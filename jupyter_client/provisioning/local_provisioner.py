@@ -50,6 +50,7 @@ from jupyter_client.localinterfaces import is_local_ip, local_ips
 from jupyter_client.protocol.curve import curve_wanted
 from jupyter_client.protocol.handshake import supports_handshake
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from jupyter_client.supervisor.exits import ExitRecorder
 from jupyter_client.supervisor.host import KernelHost
 from jupyter_client.supervisor.hosting import HostedKernels, hosted_kernels_for
 from jupyter_client.supervisor.kernel import (
@@ -133,6 +134,7 @@ class LocalProvisioner(KernelProvisionerBase):
         self._hosting: HostedKernels | None = None
         self._next_spec: LaunchSpec | None = None
         self._last_exit: ExitInfo | None = None
+        self._exits = ExitRecorder()
         #: Called (in the home) with every ``died`` event: clients of our managers use it so
         #: that a caller waiting for a reply learns of the death instead of waiting forever.
         #: Clients add and remove theirs from their own threads, hence the lock.
@@ -303,8 +305,13 @@ class LocalProvisioner(KernelProvisionerBase):
             else:
                 self._death_watchers.discard(watcher)
 
+    def last_exit(self) -> dict[str, Any] | None:
+        """How the kernel's last process ended (:mod:`jupyter_client.supervisor.exits`)."""
+        return self._exits.last
+
     def _on_event(self, event: KernelEvent) -> None:
         """Runs in the home as the actor logs each event: keep the upstream-shaped state."""
+        self._exits.note(event, self._policy.restart_limit if self._policy else None)
         if event.kind == "started" and self._actor is not None:
             proc = self._actor.process
             if proc is not None and proc.popen is not None:

@@ -37,6 +37,10 @@ class Supervised(Protocol):
         """A relaunch the actor handed over failed: it counts as the next death."""
         ...
 
+    def last_exit(self) -> dict[str, Any] | None:
+        """How the last process ended: code, signal, oom, at, reason (None before any)."""
+        ...
+
     def watch_deaths(self, watcher: Callable[[KernelEvent], None], on: bool) -> None:
         """Add (``on``) or remove a watcher of ``died`` events; callable from any thread."""
         ...

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import psutil
 
+from jupyter_client.supervisor.exits import exit_record
 from jupyter_client.supervisor.kernel import KernelStartError
-from jupyter_client.supervisor.service.exits import exit_record
 from jupyter_client.supervisor.service.launching import (
     ResolvedSpec,
     UnknownKernelSpec,
@@ -88,7 +88,8 @@ async def _relaunch_lost(svc: Service, rec: KernelRecord) -> None:
     k.restarts_base += 1
     k.add_event("died", pid=rec.pid, detail="while no supervisor was running "
                 "(exit status unknown)")  # fmt: skip
-    rec.last_exit = exit_record(None, time.time(), detail="died while no supervisor ran")
+    rec.last_exit = k.exits.last = exit_record(None, time.time(),
+                                               detail="died while no supervisor ran")  # fmt: skip
     log.warning("kernel %s (pid %s) died while no supervisor was running; restarting it",
                 rec.id, rec.pid)  # fmt: skip
     try:

@@ -15,9 +15,9 @@ from typing import Any
 import trio
 
 from jupyter_client.actors.process import ExitInfo
+from jupyter_client.supervisor.exits import ExitRecorder
 from jupyter_client.supervisor.kernel import KernelActor, KernelEvent, KernelState
 from jupyter_client.supervisor.policy import RestartPolicy
-from jupyter_client.supervisor.service.exits import OomCounter, exit_record
 from jupyter_client.supervisor.service.launching import KernelLauncher
 from jupyter_client.supervisor.service.state import KernelRecord, create_time_of
 from jupyter_client.supervisor.service.status import IOPubWatch
@@ -43,7 +43,7 @@ class Supervised:
         self.restarts_base = record.restarts
         self.events: deque[dict[str, Any]] = deque(record.events, maxlen=MAX_EVENTS)
         self.stopping = False
-        self.oom = OomCounter(None)
+        self.exits = ExitRecorder(record.last_exit)
         #: Why the watchdog finds it wedged (None: it answers), see watchdog.py.
         self.wedged: str | None = None
         self.watchdog: trio.CancelScope | None = None
@@ -97,21 +97,9 @@ class Supervised:
         return ev
 
     def note_exit(self, ev: KernelEvent) -> None:
-        """Keep ``last_exit`` (see :mod:`.exits`) up to date with the event ``ev``."""
-        rec, last = self.record, self.record.last_exit
-        if ev.kind == "died":
-            oom = self.oom.killed(ev.exit) if ev.exit is not None else None
-            rec.last_exit = exit_record(ev.exit, ev.at, oom=oom, detail=ev.detail)
-        elif ev.kind == "stopped" and ev.exit is not None:
-            rec.last_exit = exit_record(ev.exit, ev.at, detail=f"stopped: {ev.detail}")
-        elif ev.kind == "start_failed":
-            rec.last_exit = {"code": None, "signal": None, "oom": None, "at": ev.at,
-                             "reason": f"failed to start: {ev.detail}"}  # fmt: skip
-        elif ev.kind in ("exited", "dead") and last is not None:
-            why = ("not restarted: a clean exit (restart policy on-failure)"
-                   if ev.kind == "exited" else
-                   f"{ev.detail} (restart limit {rec.restart_limit})")  # fmt: skip
-            rec.last_exit = {**last, "reason": f"{last['reason']}; {why}"}
+        """Keep the record's ``last_exit`` (see :mod:`~jupyter_client.supervisor.exits`)."""
+        self.exits.note(ev, self.record.restart_limit)
+        self.record.last_exit = self.exits.last
 
     def next_restart_at(self) -> float | None:
         """Unix time of the restart waiting out its backoff (run in the service's trio run)."""
@@ -119,7 +107,6 @@ class Supervised:
         return None if due is None else round(time.time() + due - trio.current_time(), 3)
 
     def note_started(self, pid: int | None) -> None:
-        self.oom = OomCounter(pid)
         rec = self.record
         rec.pid = pid
         rec.connection = dict(self.launcher.info) if self.launcher.info else None

@@ -1,4 +1,4 @@
-"""How a kernel's process ended, as ``status --json`` reports it (``last_exit``).
+"""How a kernel's process ended: ``last_exit`` of ``status --json`` and ``KernelManager``.
 
 ``{"code": int|null, "signal": "SIGKILL"|null, "oom": true|false|null, "at": unix time,
 "reason": "..."}``. Nothing here is guessed:
@@ -19,8 +19,9 @@ import os
 from typing import Any
 
 from jupyter_client.actors.process import ExitInfo
+from jupyter_client.supervisor.kernel_types import KernelEvent
 
-__all__ = ["OomCounter", "exit_record"]
+__all__ = ["ExitRecorder", "OomCounter", "exit_record"]
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -86,3 +87,30 @@ def exit_record(exit: ExitInfo | None, at: float, *, oom: bool | None = None,
     if detail:
         reason += f" ({detail})"
     return {"code": code, "signal": sig, "oom": oom, "at": at, "reason": reason}
+
+
+class ExitRecorder:
+    """``last_exit`` of one kernel id, kept up to date from its kernel actor's events (the
+    service's record and the façade's provisioner each hold one)."""
+
+    def __init__(self, last: dict[str, Any] | None = None) -> None:
+        self.last = last
+        self.oom = OomCounter(None)
+
+    def note(self, ev: KernelEvent, restart_limit: int | None = None) -> None:
+        last = self.last
+        if ev.kind == "started":
+            self.oom = OomCounter(ev.pid)
+        elif ev.kind == "died":
+            oom = self.oom.killed(ev.exit) if ev.exit is not None else None
+            self.last = exit_record(ev.exit, ev.at, oom=oom, detail=ev.detail)
+        elif ev.kind == "stopped" and ev.exit is not None:
+            self.last = exit_record(ev.exit, ev.at, detail=f"stopped: {ev.detail}")
+        elif ev.kind == "start_failed":
+            self.last = {"code": None, "signal": None, "oom": None, "at": ev.at,
+                         "reason": f"failed to start: {ev.detail}"}  # fmt: skip
+        elif ev.kind in ("exited", "dead") and last is not None:
+            limit = "" if restart_limit is None else f" (restart limit {restart_limit})"
+            why = ("not restarted: a clean exit (restart policy on-failure)"
+                   if ev.kind == "exited" else f"{ev.detail}{limit}")  # fmt: skip
+            self.last = {**last, "reason": f"{last['reason']}; {why}"}
