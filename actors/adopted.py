@@ -29,6 +29,7 @@ import trio
 from trio_util import AsyncValue
 
 from jupyter_client.actors.actor import Actor
+from jupyter_client.actors.identity import same_process
 from jupyter_client.actors.process import KILL_WAIT, ExitInfo
 
 __all__ = ["AdoptedProcessActor", "same_process"]
@@ -37,20 +38,6 @@ log = logging.getLogger("jupyter_client.actors.adopted")
 
 #: Poll period where pidfds are unavailable.
 POLL = 0.5
-
-
-def same_process(pid: int | None, create_time: float | None) -> bool:
-    """Whether ``pid`` is still the process that was created at ``create_time`` (and is not
-    a zombie: an exited kernel nobody has reaped yet is gone for our purposes)."""
-    if not pid or create_time is None:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if abs(proc.create_time() - create_time) > 0.05:
-            return False
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 class AdoptedProcessActor(Actor):

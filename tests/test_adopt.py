@@ -13,7 +13,7 @@ import pytest
 import trio
 from kernels.support import MINIMAL_KERNEL, KernelFiles
 
-from jupyter_client.actors.adopted import same_process
+from jupyter_client.actors.identity import same_process
 from jupyter_client.supervisor.kernel import KernelActor, KernelState
 from jupyter_client.supervisor.policy import RestartPolicy
 

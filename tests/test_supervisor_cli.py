@@ -25,7 +25,7 @@ from jupyter_client.protocol.port_claims import SharedClaims
 
 KEYS = {"id", "name", "state", "pid", "restarts", "uptime_s", "cpu_percent", "rss_bytes",
         "last_activity", "connection_file", "restart_policy", "next_restart_at",
-        "last_exit"}  # fmt: skip
+        "last_exit", "missed_beats", "wedged"}  # fmt: skip
 
 
 @pytest.fixture

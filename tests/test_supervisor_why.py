@@ -24,6 +24,8 @@ import pytest
 from kernels.support import MINIMAL_KERNEL
 from supervisor_helpers import SCRIPT, Harness, running_harness, wait_for, write_spec
 
+from jupyter_client.supervisor.service.table import format_table, short_ids
+
 KERNEL = [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}"]
 
 
@@ -177,3 +179,48 @@ def test_a_stopped_kernel_is_unresponsive_before_it_is_hung(h: Harness) -> None:
         os.kill(pid, signal.SIGCONT)
     wait_for(lambda: h.row(kid)["state"] == "idle", what="idle again")
     assert h.row(kid)["pid"] == pid and h.row(kid)["restarts"] == 0
+
+
+def test_the_clis_client_commands_import_neither_trio_nor_zmq() -> None:
+    code = ("import sys, jupyter_client.supervisor.service.cli; "
+            "print(sorted(m for m in ('trio', 'zmq') if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_status_header_short_ids_and_colour(h: Harness) -> None:
+    h.serve()
+    kid = h.start("minimal")  # a uuid
+    out = h.cli("status").stdout
+    print(out)
+    first = out.splitlines()[0]
+    assert first.startswith("supervisor ") and " up " in first and first.endswith("(1 kernel)")
+    assert kid[:8] in out and kid not in out  # docker-style short ids; --json has them whole
+    assert h.cli("logs", kid[:8]).returncode == 0  # and every command takes the prefix
+    assert "\x1b[" not in out  # not a terminal: no colour
+    rows = [{"id": "a" * 12, "name": "x", "state": "dead", "pid": None, "restarts": 0}]
+    coloured = format_table(rows, colour=True)
+    assert "\x1b[31mdead\x1b[0m" in coloured
+    assert short_ids(["abcdefgh1", "abcdefgh2", "zz"]) == {
+        "abcdefgh1": "abcdefgh1", "abcdefgh2": "abcdefgh2", "zz": "zz"}  # fmt: skip
+
+
+def test_status_watch_outlives_the_supervisor(h: Harness) -> None:
+    h.serve()
+    h.start("minimal", "--id", "k")
+    watch = subprocess.Popen([SCRIPT, "status", "--watch", "--interval", "0.2"], env=h.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        assert watch.stdout is not None
+        seen = b""
+        while b"(1 kernel)" not in seen:
+            seen += watch.stdout.read1(4096)
+        h.cli("shutdown")
+        seen = b""
+        while b"no supervisor is running (since" not in seen:
+            seen += watch.stdout.read1(4096)
+        time.sleep(0.5)
+        assert watch.poll() is None  # still watching, like top
+    finally:
+        watch.kill()
+        watch.wait(10)

@@ -35,7 +35,7 @@ from jupyter_client.supervisor.service.state import (
     output_tail,
     stale_temp_files,
 )
-from jupyter_client.supervisor.service.status import format_table, orphan_rows
+from jupyter_client.supervisor.service.table import format_header, format_table, orphan_rows
 
 __all__ = ["main"]
 
@@ -281,53 +281,75 @@ def print_output(path: str, lines: int, *, follow: bool) -> int:
             time.sleep(0.2)
 
 
-def _orphans(args: argparse.Namespace, message: str) -> int:
-    """``status`` without a supervisor: say so, list what the state file knows."""
-    paths = _paths(args)
-    print(f"jupyter-supervisor: {message}", file=sys.stderr)
+def _orphan_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """What the state file of a supervisor that is gone knows (``orphan``: still running)."""
     try:
-        saved = load_state(paths)
+        saved = load_state(_paths(args))
     except CorruptState as exc:
         print(f"jupyter-supervisor: {exc}", file=sys.stderr)
         saved = None
-    rows = orphan_rows(list(saved.kernels.values())) if saved else []
-    if args.json:
-        print(json.dumps(rows))
-    elif rows:
-        print("kernels left by a previous supervisor (orphan = still running; `serve` "
-              "re-adopts them):")  # fmt: skip
-        print(format_table(rows))
-    return EXIT_NOT_RUNNING
+    return orphan_rows(list(saved.kernels.values())) if saved else []
+
+
+def _orphans_text(rows: list[dict[str, Any]], colour: bool) -> str:
+    if not rows:
+        return ""
+    return ("kernels left by a previous supervisor (orphan = still running; `serve` "
+            "re-adopts them):\n" + format_table(rows, colour=colour))  # fmt: skip
+
+
+def _colour() -> bool:
+    """Colour on a terminal, unless ``NO_COLOR`` is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _screen(args: argparse.Namespace) -> str:
+    """The header and the table (CliError EXIT_NOT_RUNNING when no supervisor answers)."""
+    info = request(args, "ping")
+    rows = request(args, "status")
+    table = format_table(rows, colour=_colour()) if rows else "no kernels"
+    return f"{format_header(info)}\n\n{table}"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    try:
-        rows = request(args, "status")
-    except CliError as exc:
-        if exc.code == EXIT_NOT_RUNNING:
-            return _orphans(args, str(exc))
-        raise
     if args.json:
-        print(json.dumps(rows))
-        return 0
+        try:
+            print(json.dumps(request(args, "status")))
+            return 0
+        except CliError as exc:
+            if exc.code != EXIT_NOT_RUNNING:
+                raise
+            print(f"jupyter-supervisor: {exc}", file=sys.stderr)
+            print(json.dumps(_orphan_rows(args)))
+            return EXIT_NOT_RUNNING
     if not args.watch:
-        print(format_table(rows) if rows else "no kernels")
-        return 0
+        try:
+            print(_screen(args))
+            return 0
+        except CliError as exc:
+            if exc.code != EXIT_NOT_RUNNING:
+                raise
+            print(f"jupyter-supervisor: {exc}", file=sys.stderr)
+            text = _orphans_text(_orphan_rows(args), _colour())
+            if text:
+                print(text)
+            return EXIT_NOT_RUNNING
+    gone_since: str | None = None
     try:
-        while True:
-            table = format_table(rows) if rows else "no kernels"
+        while True:  # like top: the supervisor may go away and come back meanwhile
+            try:
+                text, gone_since = _screen(args), None
+            except CliError as exc:
+                if exc.code != EXIT_NOT_RUNNING:
+                    raise
+                gone_since = gone_since or time.strftime("%H:%M:%S")
+                text = (f"no supervisor is running (since {gone_since}); waiting for one\n\n"
+                        + _orphans_text(_orphan_rows(args), _colour()))  # fmt: skip
             stamp = time.strftime("%H:%M:%S")
-            sys.stdout.write(f"\x1b[H\x1b[2Jjupyter-supervisor status  {stamp}  "
-                             f"({len(rows)} kernels; Ctrl-C to quit)\n\n{table}\n")  # fmt: skip
+            sys.stdout.write(f"\x1b[H\x1b[2Jjupyter-supervisor status  {stamp}  (every "
+                             f"{args.interval:g} s; Ctrl-C to quit)\n{text}\n")  # fmt: skip
             sys.stdout.flush()
             time.sleep(args.interval)
-            try:
-                rows = request(args, "status")
-            except CliError as exc:
-                if exc.code == EXIT_NOT_RUNNING:
-                    print(f"\njupyter-supervisor: {exc}", file=sys.stderr)
-                    return EXIT_NOT_RUNNING
-                raise
     except KeyboardInterrupt:
         return 0
 

@@ -33,11 +33,8 @@ import trio
 from jupyter_client.supervisor.host import KernelHost
 from jupyter_client.supervisor.kernel import KernelActor, KernelEvent, KernelStartError
 from jupyter_client.supervisor.policy import RestartPolicy
-from jupyter_client.supervisor.service.control import (
-    RequestFailed,
-    bind_control_socket,
-    serve_control,
-)
+from jupyter_client.supervisor.service.control import RequestFailed
+from jupyter_client.supervisor.service.control_server import bind_control_socket, serve_control
 from jupyter_client.supervisor.service.launching import (
     KernelLauncher,
     ResolvedSpec,
@@ -304,7 +301,8 @@ class Service:
         return await fn(args)
 
     async def op_ping(self, args: dict[str, Any]) -> Any:
-        return {"pid": os.getpid(), "kernels": len(self.kernels)}
+        return {"pid": os.getpid(), "kernels": len(self.kernels), "socket": self.paths.socket,
+                "started_at": self.me.create_time}  # fmt: skip
 
     async def op_start(self, args: dict[str, Any]) -> Any:
         name = str(args.get("name", ""))

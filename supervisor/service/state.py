@@ -31,7 +31,7 @@ import msgspec
 import psutil
 from jupyter_core.paths import jupyter_runtime_dir
 
-from jupyter_client.actors.adopted import same_process
+from jupyter_client.actors.identity import same_process
 
 __all__ = [
     "AlreadyRunning",

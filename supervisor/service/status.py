@@ -8,6 +8,8 @@ queue this watcher drains; only ``status`` messages and the time of the last mes
 so an idle kernel costs nothing and a chatty one a dict lookup per message. The actor is
 replaced when a restart picks new ports.
 
+(The table those rows make, and everything else the CLI prints, is :mod:`.table`.)
+
 Why resources are sampled on request: ``cpu_percent`` is a difference between two readings,
 so the supervisor keeps one ``psutil.Process`` per process of each kernel's tree and reads
 them when ``status`` asks (the first reading after a start is 0.0). Between requests nothing
@@ -17,7 +19,6 @@ table per request, not one per kernel.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from typing import Any
@@ -32,7 +33,7 @@ from jupyter_client.actors.wire import channel_url
 from jupyter_client.actors.zsocket import ZContext
 from jupyter_client.protocol.session import SessionCore
 
-__all__ = ["COLUMNS", "IOPubWatch", "ResourceSampler", "format_table"]
+__all__ = ["COLUMNS", "IOPubWatch", "ResourceSampler"]
 
 #: A watcher's queue bound: it drains it in the same trio run as the reader fills it, so
 #: this is only a backstop (the newest are kept; the watcher needs only the latest status).
@@ -40,7 +41,7 @@ WATCH_QUEUE = 64
 
 log = logging.getLogger("jupyter_client.supervisor.service.status")
 
-#: Keys of one ``status --json`` object, in table order.
+#: The first keys of one ``status --json`` object, in table order (docs/cli.md has them all).
 COLUMNS = ("id", "name", "state", "pid", "restarts", "uptime_s", "cpu_percent", "rss_bytes",
            "last_activity", "connection_file")  # fmt: skip
 
@@ -174,87 +175,3 @@ class ResourceSampler:
             if pid not in seen:
                 del self._procs[pid]
         return out
-
-
-# -- formatting (used by the CLI) --------------------------------------------------------------
-
-
-def _dur(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-
-
-def _bytes(n: int | None) -> str:
-    if not n:
-        return "-"
-    for unit in ("B", "K", "M", "G"):
-        if n < 1024 or unit == "G":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n = n / 1024  # type: ignore[assignment]
-    return str(n)  # pragma: no cover
-
-
-def _ago(ts: float | None, now: float) -> str:
-    if ts is None:
-        return "-"
-    return f"{_dur(max(0.0, now - ts))} ago"
-
-
-def _exit(last: dict[str, Any] | None) -> str:
-    """The EXIT column: how the last process ended, in a word."""
-    if not last:
-        return "-"
-    if last.get("oom"):
-        return "oom"
-    if last.get("signal"):
-        return str(last["signal"])
-    return "?" if last.get("code") is None else f"code {last['code']}"
-
-
-def format_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
-    """The human table of ``status`` (one row per kernel)."""
-    now = time.time() if now is None else now
-    header = ("ID", "KERNELSPEC", "STATE", "PID", "RESTARTS", "EXIT", "UPTIME", "CPU%", "RSS",
-              "LAST ACTIVITY")  # fmt: skip
-    lines = [header]
-    for r in rows:
-        lines.append((
-            str(r["id"]), str(r["name"]), str(r["state"]), str(r["pid"] or "-"),
-            str(r["restarts"]), _exit(r.get("last_exit")), _dur(r.get("uptime_s")),
-            f"{r['cpu_percent']:.1f}" if r.get("cpu_percent") is not None else "-",
-            _bytes(r.get("rss_bytes")), _ago(r.get("last_activity"), now),
-        ))  # fmt: skip
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
-
-
-def orphan_rows(kernels: list[Any]) -> list[dict[str, Any]]:
-    """Rows for the kernels of a state file when no supervisor runs (``state`` is
-    ``orphan`` for a live process, ``gone`` otherwise)."""
-    from jupyter_client.supervisor.service.state import same_process
-
-    rows = []
-    now = time.time()
-    for k in kernels:
-        alive = same_process(k.pid, k.create_time)
-        rss = 0
-        if alive:
-            with contextlib.suppress(psutil.Error):
-                rss = psutil.Process(k.pid).memory_info().rss
-        rows.append({
-            "id": k.id, "name": k.name, "state": "orphan" if alive else "gone",
-            "pid": k.pid if alive else None, "restarts": k.restarts,
-            "uptime_s": round(now - k.started_at, 1) if alive and k.started_at else None,
-            "cpu_percent": None, "rss_bytes": rss or None, "last_activity": None,
-            "connection_file": k.connection_file,
-        })  # fmt: skip
-    return rows
