@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ import pytest
 from kernels.support import MINIMAL_KERNEL
 from supervisor_helpers import SCRIPT, Harness, running_harness, wait_for, write_spec
 
+from jupyter_client.supervisor.service.clean import PORTS
 from jupyter_client.supervisor.service.table import format_table, short_ids
 
 KERNEL = [sys.executable, MINIMAL_KERNEL, "-f", "{connection_file}"]
@@ -224,3 +226,50 @@ def test_status_watch_outlives_the_supervisor(h: Harness) -> None:
     finally:
         watch.kill()
         watch.wait(10)
+
+
+def test_clean_removes_only_the_files_of_kernels_that_are_gone(h: Harness) -> None:
+    """A dead kernel's file goes; a live unmanaged kernel's file, the supervisor's own kernels'
+    files and an unreadable file stay (``--dry-run`` removes nothing)."""
+    h.serve()
+    managed = h.start("minimal", "--id", "mine")
+    h.runtime.mkdir(exist_ok=True)
+    free = []
+    for _ in range(5):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            free.append(s.getsockname()[1])
+    dead = h.runtime / "kernel-dead.json"
+    dead.write_text(json.dumps({**dict(zip(PORTS, free, strict=True)), "ip": "127.0.0.1",
+                                "transport": "tcp", "key": "x"}))  # fmt: skip
+    (h.runtime / "kernel-junk.json").write_text("{not json")
+    live_file = h.runtime / "kernel-live.json"
+    live_ports = []
+    for _ in range(5):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            live_ports.append(s.getsockname()[1])
+    live_file.write_text(json.dumps({**dict(zip(PORTS, live_ports, strict=True)),
+                                     "ip": "127.0.0.1", "transport": "tcp", "key": "k",
+                                     "signature_scheme": "hmac-sha256"}))  # fmt: skip
+    live = subprocess.Popen([sys.executable, MINIMAL_KERNEL, "-f", str(live_file)])
+    try:
+        wait_for(lambda: _listening(live_ports[0]), what="the unmanaged kernel's ports")
+        dry = h.cli("clean", "--dry-run").stdout
+        print(dry)
+        assert f"would remove {dead}" in dry and dead.exists()
+        out = h.cli("clean").stdout
+        print(out)
+        assert f"removed {dead}" in out and not dead.exists()
+        assert "kept: a process holds its ports" in out and live_file.exists()
+        assert "kept: unreadable" in out and (h.runtime / "kernel-junk.json").exists()
+        assert managed not in out.replace("mine.json", "")  # never judged, never removed
+        assert (h.runtime / "kernel-mine.json").exists()
+    finally:
+        live.kill()
+        live.wait(10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

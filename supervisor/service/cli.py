@@ -354,6 +354,32 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_clean(args: argparse.Namespace) -> int:
+    """Remove connection files of kernels that are provably gone (clean.py says how)."""
+    from jupyter_client.supervisor.service.clean import stale_connection_files
+
+    paths = _paths(args)
+    try:
+        saved = load_state(paths)
+    except CorruptState as exc:  # then nothing can be told apart from its kernels: refuse
+        raise CliError(f"{exc}; not cleaning") from None
+    managed = {os.path.abspath(r.connection_file) for r in (saved.kernels.values() if saved
+                                                              else ())}  # fmt: skip
+    removed = 0
+    for verdict in stale_connection_files(paths.runtime_dir, managed):
+        if not verdict.gone:
+            print(f"{verdict.why}: {verdict.path}")
+            continue
+        if not args.dry_run:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(verdict.path)
+        removed += 1
+        print(f"{'would remove' if args.dry_run else 'removed'} {verdict.path} ({verdict.why})")
+    print(f"{'would remove' if args.dry_run else 'removed'} {removed} connection file"
+          f"{'' if removed == 1 else 's'}")  # fmt: skip
+    return 0
+
+
 def cmd_shutdown(args: argparse.Namespace) -> int:
     res = request(args, "shutdown")
     paths = _paths(args)
@@ -367,7 +393,7 @@ def cmd_shutdown(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve, "start": cmd_start, "stop": cmd_stop, "restart": cmd_restart,
     "interrupt": cmd_interrupt, "list": cmd_list, "connect-info": cmd_connect_info,
-    "logs": cmd_logs, "status": cmd_status, "shutdown": cmd_shutdown,
+    "logs": cmd_logs, "status": cmd_status, "shutdown": cmd_shutdown, "clean": cmd_clean,
 }  # fmt: skip
 
 

@@ -252,4 +252,7 @@ def build_parser(
                    help="refresh period of --watch")  # fmt: skip
 
     command("shutdown", "stop every kernel, then the supervisor")
+
+    s = command("clean", "remove connection files of kernels that are provably gone")
+    s.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     return p
