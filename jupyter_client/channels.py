@@ -193,13 +193,17 @@ class HBChannel(HBChannelABC):
         self._set_paused(False)
 
     def is_beating(self) -> bool:
-        """Upstream's answer: True from ``start_channels()`` on, before any ping came back,
-        until a ping goes unanswered; False while paused or once the channel stopped. Front
-        ends rely on the optimism: jupyter-console runs a cell ``while kc.is_alive()``, so a
-        False during the first ping would skip the first cell's output and reply."""
-        if self._link is None or self._paused or self._actor.state.value.value in _ENDED:
+        """Optimistic, as upstream's: True from ``start_channels()`` on, before any ping came
+        back; False while paused, once the channel stopped, and when a ping goes unanswered
+        after the kernel has answered one. Front ends rely on the optimism (jupyter-console
+        runs a cell ``while kc.is_alive()``: a False during the first ping skipped the first
+        cell's output). Unlike upstream, a kernel that has not answered yet (still starting:
+        ipykernel needs a second or two) is not given up on at its first missed ping."""
+        actor = self._actor
+        if self._link is None or self._paused or actor.state.value.value in _ENDED:
             return False
-        return self._actor.heart.value.value in ("beating", "waiting")
+        heart = actor.heart.value.value
+        return heart in ("beating", "waiting") or (heart == "missed" and actor.last_beat is None)
 
     @property
     def heart(self) -> Heart:
