@@ -273,3 +273,21 @@ def test_clean_removes_only_the_files_of_kernels_that_are_gone(h: Harness) -> No
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_stopped_kernel_keeps_its_record_and_output_for_a_while(h: Harness) -> None:
+    h.serve()
+    h.cli("start", "crasher", "--id", "gone", "--restart-policy", "never", check=False)
+    wait_for(lambda: h.row("gone")["state"] == "dead", what="dead")
+    h.cli("stop", "gone")
+    assert all(r["id"] != "gone" for r in h.status())  # not among the supervised
+    rows = json.loads(h.cli("status", "--json", "--all").stdout)
+    old = next(r for r in rows if r["id"] == "gone")
+    assert old["state"] == "stopped" and old["last_exit"]["code"] == 1
+    assert "gave up after 0 restarts" in old["last_exit"]["reason"]
+    assert "died" in h.cli("logs", "gone").stdout  # the lifecycle events
+    assert "crashing at start" in h.cli("logs", "gone", "--output").stdout  # and the output
+    assert "stopped" in h.cli("status", "--all").stdout
+    h.start("minimal", "--id", "gone")  # the id can be used again: the history entry goes
+    assert [r["state"] for r in json.loads(h.cli("status", "--json", "--all").stdout)
+            if r["id"] == "gone"] != ["stopped"]  # fmt: skip

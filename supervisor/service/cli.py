@@ -306,7 +306,7 @@ def _colour() -> bool:
 def _screen(args: argparse.Namespace) -> str:
     """The header and the table (CliError EXIT_NOT_RUNNING when no supervisor answers)."""
     info = request(args, "ping")
-    rows = request(args, "status")
+    rows = request(args, "status", all=args.all)
     table = format_table(rows, colour=_colour()) if rows else "no kernels"
     return f"{format_header(info)}\n\n{table}"
 
@@ -314,7 +314,7 @@ def _screen(args: argparse.Namespace) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         try:
-            print(json.dumps(request(args, "status")))
+            print(json.dumps(request(args, "status", all=args.all)))
             return 0
         except CliError as exc:
             if exc.code != EXIT_NOT_RUNNING:

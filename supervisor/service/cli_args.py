@@ -248,6 +248,11 @@ def build_parser(
     s = command("status", "one row per kernel: state, pid, restarts, CPU, memory, activity")
     s.add_argument("--json", action="store_true", help="one JSON array")
     s.add_argument("--watch", action="store_true", help="refresh in place, like top")
+    s.add_argument(
+        "--all",
+        action="store_true",
+        help="also the kernels stopped recently (the last 50), with their last exit",
+    )
     s.add_argument("--interval", type=positive_seconds, default=2.0, metavar="SECONDS",
                    help="refresh period of --watch")  # fmt: skip
 

@@ -35,6 +35,7 @@ from jupyter_client.supervisor.kernel import KernelActor, KernelEvent, KernelSta
 from jupyter_client.supervisor.policy import RestartPolicy
 from jupyter_client.supervisor.service.control import RequestFailed
 from jupyter_client.supervisor.service.control_server import bind_control_socket, serve_control
+from jupyter_client.supervisor.service.history import History
 from jupyter_client.supervisor.service.launching import (
     KernelLauncher,
     ResolvedSpec,
@@ -95,6 +96,7 @@ class Service:
         self.kernels: dict[str, Supervised] = {}
         self.sampler = ResourceSampler()
         self.orphans = Orphans()
+        self.history = History(paths, saved.history if saved else None)
         #: Kernels restarted at start-up because they died while no supervisor ran.
         self.relaunched = 0
         self.closing = False
@@ -130,6 +132,7 @@ class Service:
 
     def cleanup_files(self) -> None:
         """After a clean stop nothing is left in the runtime dir."""
+        self.history.clear()
         for path in (self.paths.socket, self.paths.key, self.paths.state):
             with contextlib.suppress(OSError):
                 os.unlink(path)
@@ -154,6 +157,7 @@ class Service:
     # -- state -------------------------------------------------------------------------------
     def persist(self) -> None:
         self.me.kernels = {kid: k.snapshot() for kid, k in self.kernels.items()}
+        self.me.history = list(self.history.records.values())
         try:
             write_state(self.paths, self.me)
         except OSError as exc:
@@ -258,6 +262,7 @@ class Service:
                 k.watchdog.cancel()
             k.launcher.release_ports()
             self.kernels.pop(k.id, None)
+            self.history.add(k.snapshot())  # its record and output stay readable a while
             self.remove_files(k.record, k.launcher.info)
             with trio.CancelScope(shield=True):  # its daemons go with it
                 await trio.to_thread.run_sync(self.orphans.kill_for, k.id)
@@ -311,6 +316,7 @@ class Service:
             raise RequestFailed(f"invalid kernel id {kid!r} (letters, digits, . _ -)", "bad_id")
         if kid in self.kernels:
             raise RequestFailed(f"kernel id {kid!r} is already in use", "exists")
+        self.history.forget(kid)
         rec = start_record(kid, args, self.paths.connection_file(kid))
         try:
             spec = resolve_spec(name, rec.kernel_path)
@@ -374,11 +380,19 @@ class Service:
     async def op_status(self, args: dict[str, Any]) -> Any:
         ks = list(self.kernels.values())
         usage = self.sampler.sample({k.id: k.pid for k in ks})
-        return [k.row(*usage.get(k.id, (0.0, 0))) for k in ks]
+        rows = [k.row(*usage.get(k.id, (0.0, 0))) for k in ks]
+        return self.history.rows() + rows if args.get("all") else rows
 
     async def op_logs(self, args: dict[str, Any]) -> Any:
-        k = self._get(args)
         n = int(args.get("lines", 50))
+        try:
+            k = self._get(args)
+        except RequestFailed:  # a kernel stopped a while ago: its history
+            rec = self.history.get(str(args.get("id", "")))
+            if rec is None:
+                raise
+            return {"id": rec.id, "events": rec.events[-n:],
+                    "log_file": self.paths.stopped_log(rec.id)}  # fmt: skip
         return {"id": k.id, "events": list(k.events)[-n:], "log_file": k.launcher.log_file}
 
     async def op_connect_info(self, args: dict[str, Any]) -> Any:

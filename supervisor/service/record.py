@@ -122,22 +122,26 @@ class Supervised:
         return rec
 
     def row(self, cpu: float | None, rss: int | None) -> dict[str, Any]:
-        rec = self.record
         pid = self.pid
-        return {
-            "id": rec.id,
-            "name": rec.name,
-            "state": self.state(),
-            "pid": pid,
-            "restarts": self.restarts,
-            "uptime_s": round(time.time() - rec.started_at, 1) if pid else None,
-            "cpu_percent": cpu if pid else None,
-            "rss_bytes": rss if pid else None,
-            "last_activity": self.iopub.last_activity,
-            "connection_file": rec.connection_file,
-            "restart_policy": rec.restart_policy,
-            "missed_beats": self.actor.missed_beats() if self.actor is not None else 0,
-            "wedged": self.wedged,
-            "next_restart_at": self.next_restart_at(),
-            "last_exit": rec.last_exit,
-        }
+        return record_row(
+            self.record, state=self.state(), pid=pid, restarts=self.restarts,
+            uptime_s=round(time.time() - self.record.started_at, 1) if pid else None,
+            cpu_percent=cpu if pid else None, rss_bytes=rss if pid else None,
+            last_activity=self.iopub.last_activity, wedged=self.wedged,
+            missed_beats=self.actor.missed_beats() if self.actor is not None else 0,
+            next_restart_at=self.next_restart_at(),
+        )  # fmt: skip
+
+
+def record_row(rec: KernelRecord, **live: Any) -> dict[str, Any]:
+    """One ``status --json`` object (docs/cli.md): ``live`` holds what only a supervised
+    kernel has; without it, the row of a stopped kernel (the history's)."""
+    row: dict[str, Any] = {
+        "id": rec.id, "name": rec.name, "state": rec.state, "pid": None,
+        "restarts": rec.restarts, "uptime_s": None, "cpu_percent": None, "rss_bytes": None,
+        "last_activity": None, "connection_file": rec.connection_file,
+        "restart_policy": rec.restart_policy, "missed_beats": 0, "wedged": None,
+        "next_restart_at": None, "last_exit": rec.last_exit,
+    }  # fmt: skip
+    row.update(live)
+    return row

@@ -94,6 +94,10 @@ class Paths:
     def kernel_log(self, kernel_id: str) -> str:
         return self._p(f"kernel-{kernel_id}.log")
 
+    def stopped_log(self, kernel_id: str) -> str:
+        """The output of a stopped kernel, kept by the history (history.py)."""
+        return self._p(f"kernel-{kernel_id}.stopped.log")
+
 
 @dataclass
 class KernelRecord:
@@ -131,6 +135,8 @@ class KernelRecord:
     #: what follows: ``report`` | ``interrupt`` | ``restart``.
     wedged_after: float = 60.0
     on_wedged: str = "report"
+    #: Unix time of its ``stop`` (history records only).
+    stopped_at: float | None = None
 
 
 @dataclass
@@ -138,6 +144,8 @@ class SupervisorState:
     pid: int = 0
     create_time: float = 0.0
     kernels: dict[str, KernelRecord] = field(default_factory=dict)
+    #: Recently stopped kernels (history.py), oldest first.
+    history: list[KernelRecord] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -146,6 +154,7 @@ class SupervisorState:
                 "pid": self.pid,
                 "create_time": self.create_time,
                 "kernels": [asdict(k) for k in self.kernels.values()],
+                "history": [asdict(k) for k in self.history],
             },
             indent=1,
         )
@@ -204,6 +213,7 @@ class _StateDoc(msgspec.Struct):
     pid: int
     create_time: float
     kernels: list[KernelRecord]
+    history: list[KernelRecord] = msgspec.field(default_factory=list)
 
 
 def load_state(paths: Paths) -> SupervisorState | None:
@@ -233,7 +243,7 @@ def load_state(paths: Paths) -> SupervisorState | None:
         if rec.id in kernels:
             raise CorruptState(f"corrupt state file {paths.state}: kernel id {rec.id!r} twice")
         kernels[rec.id] = rec
-    return SupervisorState(doc.pid, doc.create_time, kernels)
+    return SupervisorState(doc.pid, doc.create_time, kernels, list(doc.history))
 
 
 # -- the control key ---------------------------------------------------------------------------
