@@ -9,6 +9,7 @@ wait ends it for good); ``last_exit`` and ``next_restart_at`` in ``status --json
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -291,3 +292,59 @@ def test_a_stopped_kernel_keeps_its_record_and_output_for_a_while(h: Harness) ->
     h.start("minimal", "--id", "gone")  # the id can be used again: the history entry goes
     assert [r["state"] for r in json.loads(h.cli("status", "--json", "--all").stdout)
             if r["id"] == "gone"] != ["stopped"]  # fmt: skip
+
+
+CGROUP_V1 = Path("/sys/fs/cgroup/memory")
+
+
+def _limited_cgroup(limit_mb: int) -> Path | None:
+    """A fresh memory cgroup (v1 or v2) limited to ``limit_mb`` MB, or None if we may not."""
+    name = f"jupyter-supervisor-test-{os.getpid()}"
+    v2 = Path("/sys/fs/cgroup")
+    for base, limit_files in ((CGROUP_V1, ("memory.limit_in_bytes",
+                                           "memory.memsw.limit_in_bytes")),
+                              (v2, ("memory.max", "memory.swap.max"))):  # fmt: skip
+        if not (base / "cgroup.procs").exists():
+            continue
+        try:
+            group = base / name
+            group.mkdir()
+        except OSError:
+            continue
+        try:
+            for i, f in enumerate(limit_files):
+                value = "0" if f == "memory.swap.max" else str(limit_mb << 20)
+                if (group / f).exists():
+                    (group / f).write_text(value)
+                elif i == 0:
+                    raise OSError(f"no {f}")
+            return group
+        except OSError:
+            group.rmdir()
+    return None
+
+
+def test_an_oom_kill_is_named_as_such(h: Harness) -> None:
+    """``last_exit.oom`` is true only when the kernel's memory cgroup counted an OOM kill: a
+    supervisor in a 250 MB cgroup, a kernel that allocates 600 MB."""
+    group = _limited_cgroup(250)
+    if group is None:
+        pytest.skip("cannot create a memory cgroup here (needs root and a writable cgroupfs)")
+    write_spec(h.jpath, "glutton", [*KERNEL, "--eat-memory", "600"])
+    try:
+        proc = h.serve()
+        (group / "cgroup.procs").write_text(str(proc.pid))  # its kernels are born in it
+        h.start("glutton", "--id", "g", "--restart-policy", "never")
+        row = wait_for(lambda: (r := h.row("g"))["state"] == "dead" and r, what="oom death")
+        print(row["last_exit"])
+        assert row["last_exit"]["signal"] == "SIGKILL" and row["last_exit"]["oom"] is True
+        assert "killed by SIGKILL (out of memory)" in row["last_exit"]["reason"]
+        assert "oom" in h.cli("status").stdout  # the EXIT column
+        h.start("minimal", "--id", "m")  # killed by hand: not an OOM kill
+        os.kill(h.row("m")["pid"], signal.SIGKILL)
+        other = wait_for(lambda: (r := h.row("m"))["last_exit"] and r, what="death")
+        assert other["last_exit"]["oom"] is False
+    finally:
+        h.close()
+        with contextlib.suppress(OSError):
+            group.rmdir()

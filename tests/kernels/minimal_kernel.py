@@ -13,6 +13,8 @@ Flags:
   --crash-at-start          exit(1) before binding anything
   --crash-after SECONDS     os._exit(3) after SECONDS
   --exit-code CODE          the code --crash-after exits with (0: a clean exit, as ``exit``)
+  --eat-memory MB           one second after starting, allocate and touch MB megabytes (to
+                            meet a memory limit: the OOM killer's SIGKILL)
   --wedge-after SECONDS     after SECONDS stop serving shell and control (a deadlocked main
                             loop); the heartbeat thread keeps answering
   --ignore-sigterm          SIGTERM is ignored
@@ -65,6 +67,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--crash-after", type=float, default=None)
     p.add_argument("--exit-code", type=int, default=3)
     p.add_argument("--wedge-after", type=float, default=None)
+    p.add_argument("--eat-memory", type=int, default=None)
     p.add_argument("--ignore-sigterm", action="store_true")
     p.add_argument("--fork-child", default=None)
     p.add_argument("--daemon-child", default=None)
@@ -236,6 +239,13 @@ class Kernel:
                     self.handle(sock)  # type: ignore[arg-type]
 
 
+def eat_memory(megabytes: int) -> None:
+    chunks = []
+    for _ in range(megabytes):
+        chunks.append(bytearray(1 << 20))  # zero-filled: every page is touched
+    time.sleep(3600)
+
+
 def fork_child(pidfile: str) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(600)"],
@@ -269,6 +279,8 @@ def main(argv: list[str]) -> None:
         timer = threading.Timer(opts.crash_after, os._exit, (opts.exit_code,))
         timer.daemon = True
         timer.start()
+    if opts.eat_memory:
+        threading.Timer(1.0, eat_memory, (opts.eat_memory,)).start()
     if opts.fork_child:
         fork_child(opts.fork_child)
     if opts.daemon_child:
