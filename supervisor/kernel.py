@@ -126,14 +126,6 @@ class KernelActor(Actor):
 
     # -- the lifecycle's state, read through ---------------------------------------------------
     @property
-    def policy(self) -> RestartPolicy | None:
-        return self.lifecycle.policy
-
-    @policy.setter
-    def policy(self, policy: RestartPolicy | None) -> None:
-        self.lifecycle.policy = policy
-
-    @property
     def delegate_restart(self) -> Callable[[RelaunchRequest], None] | None:
         """Who relaunches after a death the policy wants restarted (None: the actor)."""
         return self._delegate

@@ -283,9 +283,9 @@ class LocalProvisioner(KernelProvisionerBase):
         if actor is None:
             return
         actor.delegate_restart = self._on_restart
-        if actor.policy is self._policy:
+        if actor.lifecycle.policy is self._policy:
             return
-        actor.policy = self._policy
+        actor.lifecycle.policy = self._policy
         if self._policy is not None and actor.last_start is not None:
             self._policy.on_alive(actor.last_start)  # the policy's clock is the actor's
 
