@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -44,6 +45,8 @@ class HeartbeatActor(Actor):
 
     #: Upstream's ``HBChannel.time_to_dead``.
     DEFAULT_TIME_TO_DEAD = 1.0
+    #: How long :meth:`looks_alive` gives a kernel that has never answered (still starting).
+    startup_grace = 20.0
 
     def __init__(
         self,
@@ -71,6 +74,7 @@ class HeartbeatActor(Actor):
         self._sock: ZSocket | None = None
         self._beat_scope: trio.CancelScope | None = None
         self._since = 0.0
+        self._silent_since = time.monotonic()  # wall clock: looks_alive runs in any thread
         #: Set once the actor is over (stopped, crashed, or closed without ever running), so
         #: any thread can wait for its end: ``HBChannel.join`` (upstream's is a Thread).
         self.finished = threading.Event()
@@ -105,6 +109,7 @@ class HeartbeatActor(Actor):
         sock.connect(self.url)
         self._sock = sock
         self._since = trio.current_time()
+        self._silent_since = time.monotonic()
 
     async def _beat(self) -> None:
         seq = 0
@@ -174,6 +179,7 @@ class HeartbeatActor(Actor):
             self.heart.value = Heart.WAITING
             self.missed_beats.value = 0
             self._since = trio.current_time()
+            self._silent_since = time.monotonic()
 
     async def reconnect(self, url: str | None = None) -> None:
         """New socket (after a kernel restart, maybe on new ports); beating starts over."""
@@ -194,6 +200,17 @@ class HeartbeatActor(Actor):
             self.heart.value = Heart.WAITING
 
     # -- queries -----------------------------------------------------------------------------
+    def looks_alive(self) -> bool:
+        """Upstream's optimistic reading (``HBChannel.is_beating``; callable from any thread):
+        answering, or not asked yet, or never answered for less than :attr:`startup_grace`
+        seconds since it started (a kernel still starting has not bound its heartbeat socket:
+        upstream declares it dead at the first missed ping). Paused: False."""
+        heart = self.heart.value
+        if heart is Heart.BEATING or heart is Heart.WAITING:
+            return True
+        return (heart is Heart.MISSED and self.last_beat is None
+                and time.monotonic() - self._silent_since < self.startup_grace)  # fmt: skip
+
     def is_beating(self) -> bool:
         """Upstream's ``is_beating``: running, not paused, and the last ping was answered."""
         return self.running and self.heart.value is Heart.BEATING

@@ -198,12 +198,12 @@ class HBChannel(HBChannelABC):
         after the kernel has answered one. Front ends rely on the optimism (jupyter-console
         runs a cell ``while kc.is_alive()``: a False during the first ping skipped the first
         cell's output). Unlike upstream, a kernel that has not answered yet (still starting:
-        ipykernel needs a second or two) is not given up on at its first missed ping."""
+        ipykernel needs a second or two) is not given up on at its first missed ping, only
+        after ``HeartbeatActor.startup_grace`` (20 s) of silence."""
         actor = self._actor
         if self._link is None or self._paused or actor.state.value.value in _ENDED:
             return False
-        heart = actor.heart.value.value
-        return heart in ("beating", "waiting") or (heart == "missed" and actor.last_beat is None)
+        return actor.looks_alive()
 
     @property
     def heart(self) -> Heart:

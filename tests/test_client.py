@@ -277,6 +277,9 @@ def test_heartbeat_loss_when_kernel_is_stopped(style: str, kernel_python: str) -
         async def scenario(kc: Any) -> None:
             assert await aw(kc.is_alive())
             # Deadlines, not beat counts: on a loaded CI machine a beat can take seconds.
+            deadline = time.monotonic() + 30  # first a beat (silence before one is a start-up)
+            while kc.hb_channel.heart.value != "beating" and time.monotonic() < deadline:
+                await kc._sleep(0.05)
             k.pause()
             try:
                 deadline = time.monotonic() + 30  # time_to_dead is 1 s

@@ -117,3 +117,32 @@ def test_silent_peer_and_reconnect() -> None:
             echo.close()
 
     run(main, timeout=20)
+
+
+def test_looks_alive_is_optimistic_only_until_the_start_up_grace_ends() -> None:
+    """A peer that never answers: upstream's optimistic reading (True before any answer),
+    kept through missed pings while the kernel may still be starting, False after the grace;
+    and False at once while paused."""
+
+    async def main() -> None:
+        async with ZContext() as ctx, trio.open_nursery() as nursery:
+            zctx = zmq.Context()
+            silent = zctx.socket(zmq.ROUTER)  # bound, never read: pings go unanswered
+            silent.bind("tcp://127.0.0.1:*")
+            url = silent.getsockopt_string(zmq.LAST_ENDPOINT)
+            hb = HeartbeatActor(ctx, url, time_to_dead=0.1)
+            hb.startup_grace = 1.0
+            assert hb.looks_alive() and not hb.is_beating()
+            await nursery.start(hb.run)
+            await hb.missed_beats.wait_value(lambda n: n >= 2)
+            assert hb.looks_alive() and hb.heart.value is Heart.MISSED  # may still be starting
+            with trio.fail_after(5):
+                while hb.looks_alive():
+                    await trio.sleep(0.05)
+            hb.set_paused(True)
+            assert not hb.looks_alive()
+            await hb.stop()
+            silent.close(0)
+            zctx.term()
+
+    run(main)
