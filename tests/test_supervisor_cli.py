@@ -195,10 +195,16 @@ def test_readoption_after_supervisor_sigkill(h: Harness) -> None:
     # c died while no supervisor ran: restarted, as its policy would have done
     assert got["c"] not in (None, pids["c"]) and h.row("c")["restarts"] == 1
     assert "while no supervisor was running" in h.cli("logs", "c").stdout
+    assert h.row("c")["last_exit"]["code"] is None  # nobody could collect its status
+    assert "died while no supervisor ran" in h.row("c")["last_exit"]["reason"]
     assert "adopted" in h.cli("logs", "a").stdout
     os.kill(pids["a"], signal.SIGKILL)  # an adopted kernel dies: the policy restarts it
     row = wait_for(lambda: (r := h.row("a"))["restarts"] == 1 and r["pid"] and r, what="restart")
     assert row["pid"] != pids["a"]
+    # not our child: its exit status is unknowable, and last_exit says so instead of guessing
+    last = row["last_exit"]
+    assert last["code"] is None and last["signal"] is None and last["oom"] is None
+    assert "exit status unknown" in last["reason"]
     h.cli("interrupt", "b")
     h.cli("shutdown")
     assert h.wait_exit() == 0

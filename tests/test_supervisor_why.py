@@ -80,6 +80,8 @@ def test_a_stop_during_the_backoff_is_for_good(h: Harness) -> None:
     h.serve()
     h.cli("start", "crasher", "--id", "c", "--backoff", "3", check=False)
     wait_for(lambda: h.row("c")["state"] == "backoff", what="backoff")
+    h.start("minimal", "--id", "other")  # another kernel's start does not wait for c's delay:
+    assert h.row("c")["state"] == "backoff"  # c is still waiting when it has returned
     h.cli("stop", "c")
     time.sleep(4)  # past the restart that was due
     assert all(r["id"] != "c" for r in h.status())
