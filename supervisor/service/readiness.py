@@ -10,6 +10,8 @@ in the background, as systemd's does after a failed ``systemctl start``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import trio
 
 from jupyter_client.actors.probe import kernel_info
@@ -43,8 +45,8 @@ async def wait_ready(k: Supervised, ctx: ZContext, timeout: float) -> None:
     async def ended() -> None:
         await actor.kernel_state.wait_value(lambda s: s is not KernelState.RUNNING)
 
-    async def first(name: str, fn: object, nursery: trio.Nursery) -> None:
-        await fn()  # type: ignore[operator]
+    async def first(name: str, fn: Callable[[], Awaitable[None]], nursery: trio.Nursery) -> None:
+        await fn()
         outcome.append(name)
         nursery.cancel_scope.cancel()
 
