@@ -111,6 +111,6 @@ class ExitRecorder:
                          "reason": f"failed to start: {ev.detail}"}  # fmt: skip
         elif ev.kind in ("exited", "dead") and last is not None:
             limit = "" if restart_limit is None else f" (restart limit {restart_limit})"
-            why = ("not restarted: a clean exit (restart policy on-failure)"
+            why = ("not restarted: a clean exit (the restart policy restarts failures only)"
                    if ev.kind == "exited" else f"{ev.detail}{limit}")  # fmt: skip
             self.last = {**last, "reason": f"{last['reason']}; {why}"}

@@ -122,7 +122,11 @@ class DeathRules:
             return []
         if self._clean_death and not self.policy.restarts_clean_exit():
             self.state = KernelState.EXITED  # systemd's on-failure: exit 0 is not a failure
-            return [lc.Emit("exited", None, "exit code 0: not restarted (policy on-failure)")]
+            return [
+                lc.Emit(
+                    "exited", None, "exit code 0: not restarted (the policy restarts failures only)"
+                )
+            ]
         return self._decide(at, held, death=True)
 
     def _decide(self, at: float, held: dict[str, int], *, death: bool) -> list[lc.Action]:

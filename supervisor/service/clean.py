@@ -2,17 +2,17 @@
 
 Jupyter's runtime dir collects ``kernel-*.json`` files of kernels that died without cleaning
 up (a SIGKILLed notebook server leaves one per kernel). A file is removed only when its kernel
-is provably gone: none of its tcp ports is bound by any process (a test bind succeeds on each)
-and its heartbeat does not answer within a second (for ``ipc``: no socket file accepts a
-connection). Anything else is kept: a kernel that is alive, one we cannot judge (an unreadable
-file, another host's address), and every kernel a supervisor in this runtime dir manages.
+is provably gone: none of its tcp ports is bound by any process (``port_probe.held_ports``'s
+test bind, which a dead kernel's TIME_WAIT does not fail) and its heartbeat does not answer
+within a second (for ``ipc``: no socket file accepts a connection). Anything else is kept: a
+kernel that is alive, one we cannot judge (an unreadable file, another host's address), and
+every kernel a supervisor in this runtime dir manages.
 zmq is imported only here, when ``clean`` runs: the other client commands stay light.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import glob
 import json
 import os
@@ -20,9 +20,11 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from jupyter_client.supervisor.port_probe import CHANNELS, held_ports
+
 __all__ = ["Verdict", "judge", "stale_connection_files"]
 
-PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+PORTS = tuple(f"{channel}_port" for channel in CHANNELS)
 LOCAL = {"127.0.0.1", "localhost", "0.0.0.0", "::1", "::", ""}
 
 
@@ -31,16 +33,6 @@ class Verdict:
     path: str
     gone: bool
     why: str
-
-
-def _port_held(ip: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((ip if ip not in ("", "0.0.0.0", "::") else "", port))
-        except OSError as exc:
-            return exc.errno == errno.EADDRINUSE or exc.errno == errno.EACCES
-    return False
 
 
 def _heartbeat_answers(url: str, timeout: float = 1.0) -> bool:
@@ -75,7 +67,7 @@ def judge(path: str) -> Verdict:
         return Verdict(path, True, "gone: no socket file accepts a connection")
     if ip not in LOCAL:
         return Verdict(path, False, f"kept: {ip} is not this machine's loopback")
-    if any(_port_held(ip, port) for port in ports):
+    if held_ports({**dict(zip(PORTS, ports, strict=True)), "ip": ip, "transport": "tcp"}):
         return Verdict(path, False, "kept: a process holds its ports")
     host = f"[{ip}]" if ":" in ip else ip or "127.0.0.1"
     if _heartbeat_answers(f"tcp://{host}:{ports[PORTS.index('hb_port')]}"):
