@@ -105,7 +105,7 @@ class IOPubWatch:
                 try:
                     while True:
                         batch = await next_batch(queue)
-                        ours = {id(m) for m in batch if self._ours(m)}
+                        ours = {id(m) for m in batch if self._ours(m)} if self.probes else set()
                         if len(ours) < len(batch):
                             self.last_activity = time.time()
                         self.messages += len(batch)
