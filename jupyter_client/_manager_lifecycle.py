@@ -17,7 +17,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from jupyter_client._lifecycle import await_future, in_pending_state, sleep
+from jupyter_client._lifecycle import _library, await_future, in_pending_state, sleep
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.protocol.curve import spec_supports_curve
 from jupyter_client.protocol.ports import default_allocator
@@ -109,6 +109,19 @@ class KernelLifecycleMixin:
         extras = supervised(self.provisioner)
         return None if extras is None else extras.last_exit()
 
+    async def _prov(self, name: str, *args: Any, **kw: Any) -> Any:
+        """Await provisioner method ``name`` where it was written to run: ours (trio-hosted,
+        loop-agnostic) in place; a third-party one, asyncio code, in the caller's asyncio
+        loop or, from trio and the blocking handles, on the asyncio thread
+        (:mod:`jupyter_client.actors.aioloop`; upstream's blocking manager runs them on an
+        asyncio loop too)."""
+        method = getattr(self.provisioner, name)
+        if supervised(self.provisioner) is not None or _library() != "trio":
+            return await method(*args, **kw)
+        from jupyter_client.actors.aioloop import run_in_asyncio
+
+        return await run_in_asyncio(method, *args, **kw)
+
     # -- start ---------------------------------------------------------------------------------
     @in_pending_state
     async def _async_start_kernel(self, **kw: Any) -> None:
@@ -146,13 +159,13 @@ class KernelLifecycleMixin:
             )
         if policy != "disabled":
             kw["transport_encryption"] = policy
-        kw = await self.provisioner.pre_launch(**kw)
+        kw = await self._prov("pre_launch", **kw)
         return kw.pop("cmd"), kw
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         assert self.provisioner is not None
         self._arm_restarter()  # before the launch: a kernel may die at once
-        info = await self.provisioner.launch_kernel(kernel_cmd, **kw)
+        info = await self._prov("launch_kernel", kernel_cmd, **kw)
         if not self.provisioner.has_process:
             raise RuntimeError(
                 f"kernel {self.kernel_id}: the provisioner reports no process right after "
@@ -164,7 +177,7 @@ class KernelLifecycleMixin:
         self.start_restarter()
         self._connect_control_socket()
         assert self.provisioner is not None
-        await self.provisioner.post_launch(**kw)
+        await self._prov("post_launch", **kw)
 
     # -- shutdown ------------------------------------------------------------------------------
     async def _async_request_shutdown(self, restart: bool = False) -> None:
@@ -180,7 +193,7 @@ class KernelLifecycleMixin:
             self._actor_stop.requested = True
         else:
             self._send_control("shutdown_request", {"restart": restart})
-        await self.provisioner.shutdown_requested(restart=restart)
+        await self._prov("shutdown_requested", restart=restart)
         self._shutdown_status = _ShutdownStatus.ShutdownRequest
 
     async def _wait_exited(self, timeout: float, pollinterval: float = 0.1) -> bool:
@@ -194,7 +207,7 @@ class KernelLifecycleMixin:
             return await extras.wait_for_exit(timeout)
         remaining = timeout
         while True:
-            if await prov.poll() is not None:
+            if await self._prov("poll") is not None:
                 return True
             if remaining <= 0:
                 return False
@@ -220,7 +233,7 @@ class KernelLifecycleMixin:
             step = await extras.stop_kernel(False, restart, waittime, False)
             if step in _STEP_STATUS:
                 self._shutdown_status = _STEP_STATUS[step]
-            await prov.wait()  # as upstream, once the process is gone (returns at once)
+            await self._prov("wait")  # as upstream, once the process is gone (returns at once)
             return
         if not await self._wait_exited(waittime / 2, pollinterval):
             self.log.debug("Kernel %s ignored shutdown_request: SIGTERM", self.kernel_id)
@@ -232,21 +245,21 @@ class KernelLifecycleMixin:
                 await self._async_kill_kernel(restart=restart)
                 return
         if prov.has_process:
-            await prov.wait()
+            await self._prov("wait")
 
     async def _async_send_kernel_sigterm(self, restart: bool = False) -> None:
         if self.has_kernel:
             assert self.provisioner is not None
-            await self.provisioner.terminate(restart=restart)
+            await self._prov("terminate", restart=restart)
 
     async def _async_kill_kernel(self, restart: bool = False) -> None:
         """SIGKILL the kernel (its whole tree for LocalProvisioner) and reap it."""
         if not self.has_kernel:
             return
         assert self.provisioner is not None
-        await self.provisioner.kill(restart=restart)
+        await self._prov("kill", restart=restart)
         if await self._wait_exited(_KILL_WAIT):
-            await self.provisioner.wait()
+            await self._prov("wait")
         else:
             self.log.warning("Kernel %s did not exit after SIGKILL", self.kernel_id)
 
@@ -258,7 +271,7 @@ class KernelLifecycleMixin:
         if self._created_context and not restart:
             self.context.destroy(linger=100)
         if self.provisioner is not None:
-            await self.provisioner.cleanup(restart=restart)
+            await self._prov("cleanup", restart=restart)
 
     @in_pending_state
     async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
@@ -350,12 +363,12 @@ class KernelLifecycleMixin:
         if not self.has_kernel:
             raise RuntimeError("Cannot signal kernel. No kernel is running!")
         assert self.provisioner is not None
-        await self.provisioner.send_signal(signum)
+        await self._prov("send_signal", signum)
 
     async def _async_is_alive(self) -> bool:
         if not self.owns_kernel:
             return True
         if self.has_kernel:
             assert self.provisioner is not None
-            return await self.provisioner.poll() is None
+            return await self._prov("poll") is None
         return False

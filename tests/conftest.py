@@ -79,7 +79,13 @@ def _threads() -> set[int]:
 
 # Threads that may legitimately outlive a test: our process-wide trio runtime thread (started
 # lazily, stopped at interpreter exit) and libraries' own daemon helpers.
-_ALLOWED_THREAD_PREFIXES = ("jupyter-client-runtime", "asyncio_", "Dummy-", "pydevd")
+_ALLOWED_THREAD_PREFIXES = (
+    "jupyter-client-runtime",
+    "jupyter-client-asyncio",
+    "asyncio_",
+    "Dummy-",
+    "pydevd",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
