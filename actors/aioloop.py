@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 
 import trio
 
-__all__ = ["THREAD_NAME", "asyncio_thread", "run_in_asyncio"]
+__all__ = ["THREAD_NAME", "Submitted", "asyncio_thread", "run_in_asyncio"]
 
 T = TypeVar("T")
 
@@ -58,9 +58,7 @@ class AsyncioThread:
 
     def submit(self, afn: Callable[[], Awaitable[T]]) -> Submitted[T]:
         """Start ``afn()`` as a task of the loop; callable from any thread."""
-        job: Submitted[T] = Submitted(self.loop)
-        self.loop.call_soon_threadsafe(job.start, afn)
-        return job
+        return Submitted.start_on(self.loop, afn)
 
 
 class Submitted(Generic[T]):
@@ -73,6 +71,15 @@ class Submitted(Generic[T]):
         self.done: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._task: asyncio.Task[T] | None = None
         self._cancelled = False
+
+    @classmethod
+    def start_on(
+        cls, loop: asyncio.AbstractEventLoop, afn: Callable[[], Awaitable[T]]
+    ) -> Submitted[T]:
+        """Start ``afn()`` as a task of ``loop`` (running in another thread)."""
+        job: Submitted[T] = cls(loop)
+        loop.call_soon_threadsafe(job.start, afn)  # RuntimeError once the loop is closed
+        return job
 
     def start(self, afn: Callable[[], Awaitable[T]]) -> None:
         if self._cancelled:
@@ -126,9 +133,16 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_in_child)
 
 
-async def run_in_asyncio(afn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Await ``afn(*args, **kwargs)`` on the asyncio thread, from trio."""
-    job = asyncio_thread().submit(functools.partial(afn, *args, **kwargs))
+async def run_in_asyncio(
+    afn: Callable[..., Awaitable[T]],
+    *args: Any,
+    _loop: asyncio.AbstractEventLoop | None = None,
+    **kwargs: Any,
+) -> T:
+    """Await ``afn(*args, **kwargs)`` from trio on ``_loop`` (an asyncio loop running in
+    another thread: an asyncio caller's), by default on the asyncio thread."""
+    call = functools.partial(afn, *args, **kwargs)
+    job = asyncio_thread().submit(call) if _loop is None else Submitted.start_on(_loop, call)
     fut = job.done
     token = trio.lowlevel.current_trio_token()
     done = trio.Event()

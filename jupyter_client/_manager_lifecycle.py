@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import signal
+import sys
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -22,9 +23,12 @@ from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.protocol.curve import spec_supports_curve
 from jupyter_client.protocol.ports import default_allocator
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
-from jupyter_client.provisioning.supervised import supervised
 
-__all__ = ["KernelLifecycleMixin"]
+if TYPE_CHECKING:
+    from jupyter_client.connect import KernelConnectionInfo
+    from jupyter_client.supervisor.handle import KernelHandle
+
+__all__ = ["KernelLifecycleMixin", "supervised"]
 
 _KILL_WAIT = 5.0  # upstream's hard-coded wait after SIGKILL
 
@@ -56,10 +60,26 @@ class _ActorStop:
     requested = False
 
 
+def _ours(provisioner: Any) -> bool:
+    """A LocalProvisioner (its module is loaded once one exists: checked without importing
+    it, which would load trio for every manager import)."""
+    mod = sys.modules.get("jupyter_client.provisioning.local_provisioner")
+    return mod is not None and isinstance(provisioner, mod.LocalProvisioner)
+
+
+def supervised(km: Any) -> KernelHandle | None:
+    """The handle on the actor of manager ``km``'s kernel (``supervisor.handle``): the one
+    place that decides whether there is one. None for a manager that is not ours, or before
+    its first launch."""
+    return km._kernel_handle(create=False) if isinstance(km, KernelLifecycleMixin) else None
+
+
 class KernelLifecycleMixin:
     """Lifecycle coroutines of :class:`~jupyter_client.manager.KernelManager`."""
 
     _actor_stop: _ActorStop | None = None
+    #: The actor handle of a third-party provisioner's kernel (ours carry their own).
+    _foreign: KernelHandle | None = None
 
     #: Shutdowns that were not part of a restart, so far: an automatic relaunch that sees it
     #: change while it ran knows that a shutdown overtook it (and stops what it started).
@@ -88,7 +108,9 @@ class KernelLifecycleMixin:
         _created_context: bool
         context: Any
         kernel_name: str
+        _restarter: Any
 
+        def get_connection_info(self, session: bool = False) -> KernelConnectionInfo: ...
         def start_restarter(self) -> None: ...
         def _arm_restarter(self) -> None: ...
         def stop_restarter(self) -> None: ...
@@ -106,8 +128,26 @@ class KernelLifecycleMixin:
         "signal": "SIGKILL"|None, "oom": bool|None, "at": unix time, "reason": str}`` (as
         ``jupyter-supervisor status --json``); None before any exit or for a provisioner that
         does not say (third-party ones)."""
-        extras = supervised(self.provisioner)
-        return None if extras is None else extras.last_exit()
+        handle = supervised(self)
+        return None if handle is None else handle.last_exit()
+
+    def _kernel_handle(self, create: bool = True) -> KernelHandle | None:
+        """Our provisioner's handle, or (a third-party provisioner) the manager's own, which
+        drives the provisioner's process through the same kind of actor
+        (``supervisor.provisioned``); made on first use when ``create``."""
+        prov = self.provisioner
+        if prov is None or _ours(prov):
+            return None if prov is None else prov.supervised
+        if self._foreign is None and create:
+            from jupyter_client.supervisor.handle import KernelHandle
+
+            self._foreign = KernelHandle(self.kernel_id, log=self.log, owner=self.parent)
+        return self._foreign
+
+    def _supervising(self) -> KernelHandle | None:
+        """The handle, when its actor runs this kernel."""
+        handle = supervised(self)
+        return handle if handle is not None and handle.actor is not None else None
 
     async def _prov(self, name: str, *args: Any, **kw: Any) -> Any:
         """Await provisioner method ``name`` where it was written to run: ours (trio-hosted,
@@ -116,7 +156,7 @@ class KernelLifecycleMixin:
         (:mod:`jupyter_client.actors.aioloop`; upstream's blocking manager runs them on an
         asyncio loop too)."""
         method = getattr(self.provisioner, name)
-        if supervised(self.provisioner) is not None or _library() != "trio":
+        if _ours(self.provisioner) or _library() != "trio":
             return await method(*args, **kw)
         from jupyter_client.actors.aioloop import run_in_asyncio
 
@@ -163,15 +203,46 @@ class KernelLifecycleMixin:
         return kw.pop("cmd"), kw
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-        assert self.provisioner is not None
+        prov = self.provisioner
+        assert prov is not None
+        handle = self._kernel_handle()
         self._arm_restarter()  # before the launch: a kernel may die at once
         info = await self._prov("launch_kernel", kernel_cmd, **kw)
-        if not self.provisioner.has_process:
+        if not prov.has_process:
             raise RuntimeError(
                 f"kernel {self.kernel_id}: the provisioner reports no process right after "
                 f"launching {kernel_cmd[:1]}"
             )
         self._reconcile_connection_info(info)
+        if not _ours(prov) and handle is not None:
+            await self._supervise_foreign(handle, kernel_cmd)
+
+    async def _supervise_foreign(self, handle: KernelHandle, kernel_cmd: list[str]) -> None:
+        """Give the process a third-party provisioner launched to an actor, as ours are: its
+        death goes through the restart policy, its stop through the actor's escalation (the
+        provisioner's ``terminate``/``kill``), its exit learned by polling ``poll()``."""
+        from functools import partial
+
+        from jupyter_client.actors.aioloop import run_in_asyncio
+        from jupyter_client.supervisor.kernel import LaunchSpec
+        from jupyter_client.supervisor.provisioned import ProvisionedProcess
+
+        prov, loop = self.provisioner, None
+        if _library() == "asyncio":
+            import asyncio
+
+            loop = asyncio.get_running_loop()  # its coroutines stay in the caller's loop
+        call = partial(run_in_asyncio, _loop=loop)
+        period = getattr(self._restarter, "time_to_dead", 3.0)
+        pid = getattr(prov, "pid", None)
+        handle.kernel_id = self.kernel_id
+
+        def process(name: str) -> ProvisionedProcess:
+            pid_ = pid if isinstance(pid, int) else None
+            return ProvisionedProcess(prov, call, pid=pid_, poll_interval=period, name=name)
+
+        info = dict(self.get_connection_info())
+        await handle.start(LaunchSpec(list(kernel_cmd), info, process=process))
 
     async def _async_post_start_kernel(self, **kw: Any) -> None:
         self.start_restarter()
@@ -202,9 +273,9 @@ class KernelLifecycleMixin:
         prov = self.provisioner
         if prov is None or not prov.has_process:
             return True
-        extras = supervised(prov)
-        if extras is not None:
-            return await extras.wait_for_exit(timeout)
+        handle = self._supervising()
+        if handle is not None:
+            return await handle.wait_for_exit(timeout)
         remaining = timeout
         while True:
             if await self._prov("poll") is not None:
@@ -228,9 +299,9 @@ class KernelLifecycleMixin:
         stop = self._actor_stop
         if stop is not None and stop.requested:
             stop.requested = False
-            extras = supervised(prov)
-            assert extras is not None  # _actor_stop is only set for our provisioners
-            step = await extras.stop_kernel(False, restart, waittime, False)
+            handle = self._supervising()
+            assert handle is not None  # _actor_stop is only set for supervised kernels
+            step = await handle.stop(False, restart, waittime)
             if step in _STEP_STATUS:
                 self._shutdown_status = _STEP_STATUS[step]
             await self._prov("wait")  # as upstream, once the process is gone (returns at once)
@@ -256,8 +327,11 @@ class KernelLifecycleMixin:
         """SIGKILL the kernel (its whole tree for LocalProvisioner) and reap it."""
         if not self.has_kernel:
             return
-        assert self.provisioner is not None
-        await self._prov("kill", restart=restart)
+        handle = self._supervising()
+        if handle is not None and not _ours(self.provisioner):
+            await handle.stop(True, restart)  # the actor calls the provisioner's kill
+        else:
+            await self._prov("kill", restart=restart)
         if await self._wait_exited(_KILL_WAIT):
             await self._prov("wait")
         else:
@@ -272,6 +346,8 @@ class KernelLifecycleMixin:
             self.context.destroy(linger=100)
         if self.provisioner is not None:
             await self._prov("cleanup", restart=restart)
+        if self._foreign is not None and not restart:
+            await self._foreign.close()
 
     @in_pending_state
     async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
@@ -289,8 +365,7 @@ class KernelLifecycleMixin:
         if not restart:
             self._stops += 1
         self.stop_restarter()
-        prov = self.provisioner
-        stop = _ActorStop() if self.has_kernel and supervised(prov) is not None else None
+        stop = _ActorStop() if self.has_kernel and self._supervising() is not None else None
         self._actor_stop = stop
         try:
             if self.has_kernel:

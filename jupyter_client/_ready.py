@@ -104,7 +104,10 @@ async def _read_until(
 def _exit_of(kc: Any) -> ExitInfo | None:
     """How the kernel of a client made by one of our managers ended, if it has: upstream's
     message names no cause, and "died" alone sends users to the logs."""
-    actor = getattr(getattr(getattr(kc, "parent", None), "provisioner", None), "kernel_actor", None)
+    from jupyter_client._manager_lifecycle import supervised
+
+    handle = supervised(getattr(kc, "parent", None))
+    actor = None if handle is None else handle.actor
     if actor is None:
         return None
     for event in reversed(list(actor.events)):  # list(): one C-level copy, safe across threads

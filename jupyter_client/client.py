@@ -417,13 +417,13 @@ class KernelClient(ConnectionFileMixin):
         """A queue that receives the ``died`` event of this client's kernel while the block
         runs; None when the client's parent is not one of our managers (then only the
         caller's timeout ends a wait, as upstream)."""
-        from jupyter_client.provisioning.supervised import supervised
+        from jupyter_client._manager_lifecycle import supervised
 
-        extras = supervised(getattr(getattr(self, "parent", None), "provisioner", None))
-        if extras is None:
+        handle = supervised(getattr(self, "parent", None))
+        if handle is None:
             yield None
             return
-        watch = extras.watch_deaths
+        watch = handle.watch_deaths
         from jupyter_client.actors.xqueue import CrossQueue
 
         alarm: CrossQueue[Any] = CrossQueue()

@@ -32,6 +32,7 @@ from traitlets import Unicode
 
 from jupyter_client._app import JupyterApp, base_aliases, base_flags
 from jupyter_client._lazy_names import upstream_names
+from jupyter_client._manager_lifecycle import supervised
 from jupyter_client._version import __version__
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import KernelManager
@@ -95,12 +96,12 @@ class KernelApp(JupyterApp):
     def _watch_kernel_exit(self) -> None:
         """Wake the app when the kernel process exits, from its exit event (no polling).
 
-        Only for kernels run by our LocalProvisioner (an actor with a pidfd-backed exit
-        event); with another provisioner the app waits for a signal only, as upstream does.
+        For every kernel with an actor: ours watch a pidfd, a third-party provisioner's are
+        polled by the actor (``supervisor.provisioned``).
         """
-        prov = self.km.provisioner
-        proc = getattr(prov, "kernel_process", None)
-        home = getattr(prov, "home", None)
+        handle = supervised(self.km)
+        proc = None if handle is None else handle.current
+        home = None if handle is None else handle.home
         if proc is None or home is None:
             return
 

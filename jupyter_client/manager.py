@@ -43,7 +43,7 @@ from traitlets.utils.importstring import import_item
 
 from jupyter_client._lazy_names import upstream_names
 from jupyter_client._lifecycle import get_future, in_pending_state, register_sync_wrapper
-from jupyter_client._manager_lifecycle import KernelLifecycleMixin, _ShutdownStatus
+from jupyter_client._manager_lifecycle import KernelLifecycleMixin, _ours, _ShutdownStatus
 from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.managerabc import KernelManagerABC
@@ -325,9 +325,8 @@ class KernelManager(KernelLifecycleMixin, ConnectionFileMixin):
         prov = self.provisioner
         if prov is None or not prov.has_process:
             return False
-        alive_now = getattr(prov, "alive_now", None)
-        if alive_now is not None:
-            return bool(alive_now())
+        if _ours(prov):  # its actor's exit state (a third-party provisioner's poll() may hop)
+            return prov.supervised.alive_now()
         return self._block(KernelLifecycleMixin._async_is_alive, self)
 
     def _launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:

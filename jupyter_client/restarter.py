@@ -19,16 +19,15 @@ are all redone, and a manager subclass overriding ``restart_kernel`` sees it cal
 that fails is reported to the actor, which counts it as the next death; ``dead`` callbacks run
 when the policy gives up. Relaunches and callbacks run one after another, never interleaved.
 
-Third-party provisioners have no actor; for them the restarter falls back to upstream's model,
-polling ``provisioner.poll()`` (via ``is_alive``) every ``time_to_dead`` and restarting through
-``restart_kernel``, with the same RestartPolicy arithmetic.
+Every kernel has an actor: a third-party provisioner's process is driven by one too
+(``supervisor.provisioned``: its exit is learned by polling ``poll()`` every ``time_to_dead``,
+upstream's period), so the same decisions and the same relaunch path serve every provisioner.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -42,11 +41,8 @@ from jupyter_client._lifecycle import (
     get_future,
     maybe_await,
     owner_home_spawner,
-    sleep,
 )
-from jupyter_client.provisioning.supervised import supervised
-from jupyter_client.supervisor import lifecycle_events as lc
-from jupyter_client.supervisor.lifecycle import KernelLifecycle
+from jupyter_client._manager_lifecycle import supervised
 from jupyter_client.supervisor.lifecycle_events import RelaunchRequest
 from jupyter_client.supervisor.policy import RestartPolicy
 
@@ -61,7 +57,8 @@ class KernelRestarter(LoggingConfigurable):
     time_to_dead = Float(
         3.0,
         config=True,
-        help="Poll period for provisioners without an exit event (ours need no polling).",
+        help="Poll period of third-party provisioners' poll() (ours need no polling: the "
+        "exit is an event).",
     )
     stable_start_time = Float(
         10.0, config=True, help="Seconds alive after which a (re)start counts as successful."
@@ -96,7 +93,6 @@ class KernelRestarter(LoggingConfigurable):
         super().__init__(**kwargs)
         self._policy: RestartPolicy | None = None
         self._running = False
-        self._polling = False
         self._spawn: Callable[[Callable[[], Any]], None] | None = None
         self._chain: Any = None  # the future of the last queued relaunch / callback run
         # (monotonic time, event) of recent decisions, for diagnostics and the bench
@@ -145,20 +141,17 @@ class KernelRestarter(LoggingConfigurable):
         if self._spawn is None:
             self._spawn = owner_home_spawner()
         self._running = True
-        km = self.kernel_manager
-        prov = km.provisioner
-        supervise = getattr(prov, "supervise", None)
-        if supervise is not None:
-            supervise(self._policy, on_restart=self._on_relaunch, listener=self._on_kernel_event)
-        elif prov is not None and not self._polling:
-            self._polling = True
-            self._spawn(self._poll_loop)
+        handle = supervised(self.kernel_manager)
+        if handle is not None:
+            handle.supervise(
+                self._policy, on_restart=self._on_relaunch, listener=self._on_kernel_event
+            )
 
     def stop(self) -> None:
         self._running = False
-        supervise = getattr(self.kernel_manager.provisioner, "supervise", None)
-        if supervise is not None:
-            supervise(None)
+        handle = supervised(self.kernel_manager)
+        if handle is not None:
+            handle.supervise(None)
 
     # Upstream's counters, read from the policy the actor decides with (never copies of it).
     @property
@@ -241,9 +234,9 @@ class KernelRestarter(LoggingConfigurable):
             # restart_kernel stopped us on its way (its shutdown step): re-arm, so the actor
             # has the policy to count this failure with.
             self.start()
-            extras = supervised(km.provisioner)
-            if extras is not None:
-                await extras.report_restart_failed()
+            handle = supervised(km)
+            if handle is not None:
+                await handle.report_restart_failed()
             return
         if km._stops != stops and km.has_kernel:
             # The manager was shut down while the relaunch ran: what it started must not
@@ -258,65 +251,8 @@ class KernelRestarter(LoggingConfigurable):
 
     def poll(self) -> None:
         """Upstream's periodic check, kept for code that calls or extends it. There is nothing
-        to look at here: a death reaches the restarter from the kernel's exit event as it
-        happens (or from the polling loop below for provisioners without an actor)."""
-
-    # -- the polling fallback (provisioners without an actor) ---------------------------------
-    async def _poll_loop(self) -> None:
-        """Upstream's model for provisioners without an actor: ``is_alive`` every
-        ``time_to_dead``. The decisions are not made here but by the same
-        :class:`~jupyter_client.supervisor.lifecycle.KernelLifecycle` the actor drives; this
-        loop is one more driver of it, feeding it what the poll sees."""
-        assert self._policy is not None
-        km = self.kernel_manager
-        life = KernelLifecycle(str(km.kernel_id), policy=self._policy, delegate=True)
-        try:
-            await self._feed(life, lc.Start(time.monotonic()))  # the kernel running now
-            while self._running:
-                await sleep(self.time_to_dead)
-                if not self._running or km.shutting_down or life.current is None:
-                    continue
-                if not await maybe_await(km.is_alive()):
-                    await self._feed(life, lc.ExitSeen(life.current, time.monotonic()))
-        finally:
-            self._polling = False
-
-    async def _feed(self, life: KernelLifecycle, event: lc.Event) -> None:
-        """Perform the lifecycle's actions as far as a poller can: the provisioner owns the
-        process (releasing, signalling and probing are its business), relaunches go through
-        ``restart_kernel`` and deaths past the limit fire ``dead``."""
-        pending = deque([event])
-        while pending and self._running:
-            for action in life.handle(pending.popleft()):
-                now = time.monotonic()
-                if isinstance(action, lc.Launch):  # the manager started (or restarted) it
-                    pending.append(lc.Launched(action.n, now))
-                elif isinstance(action, lc.Defer):
-                    pending.append(action.event)
-                elif isinstance(action, lc.ProbePorts):
-                    pending.append(lc.PortsProbed(action.n, now, {}))
-                elif isinstance(action, lc.Delegate):
-                    if await self._poll_relaunch(action.request):
-                        pending += [lc.Stop(now, restart=True), lc.Start(time.monotonic())]
-                    else:
-                        pending.append(lc.DelegateFailed(time.monotonic()))
-                elif isinstance(action, lc.Emit) and action.kind == "dead":
-                    self.events.append((now, "decision dead"))
-                    self.log.warning("KernelRestarter: restart failed")
-                    await self._fire_callbacks("dead")
-                    self._running = False
-
-    async def _poll_relaunch(self, request: RelaunchRequest) -> bool:
-        """Upstream's relaunch: ``restart`` callbacks, then ``restart_kernel``; whether a
-        kernel runs afterwards (a failed start is the next death)."""
-        self._announce(request)
-        await self._fire_callbacks("restart")
-        try:
-            await self._restart_kernel(request.newports)
-        except Exception:
-            self.log.error("KernelRestarter: restart failed", exc_info=True)
-            return False
-        return bool(await maybe_await(self.kernel_manager.is_alive()))
+        to look at here: a death reaches the restarter from the kernel's actor as it
+        happens."""
 
 
 # Names upstream's module exposes because it imported them (jupyter_client/_upstream_names.py).

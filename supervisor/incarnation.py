@@ -155,10 +155,14 @@ async def spawn(
         spec = await prepare(newports)
     except Exception as exc:
         raise LaunchError(f"prepare: {exc!r}", f"preparing the launch failed: {exc!r}") from exc
-    proc = ProcessActor(
-        spec.argv, env=spec.env, cwd=spec.cwd, independent=spec.independent,
-        popen_kwargs=spec.popen_kwargs, name=f"{name}-p{n}",
-    )  # fmt: skip
+    proc: ProcessHandle
+    if spec.process is not None:
+        proc = spec.process(f"{name}-p{n}")
+    else:
+        proc = ProcessActor(
+            spec.argv, env=spec.env, cwd=spec.cwd, independent=spec.independent,
+            popen_kwargs=spec.popen_kwargs, name=f"{name}-p{n}",
+        )  # fmt: skip
     try:
         await nursery.start(proc.run)
     except Exception as exc:
@@ -186,7 +190,7 @@ async def adopt(
     return Incarnation(n, LaunchSpec([], info), proc)
 
 
-async def _await_registration(spec: LaunchSpec, proc: ProcessActor) -> dict[str, Any]:
+async def _await_registration(spec: LaunchSpec, proc: ProcessHandle) -> dict[str, Any]:
     """The kernel's registered connection info, or an error if it exits first."""
     assert spec.registration is not None
     result: dict[str, Any] | None = None

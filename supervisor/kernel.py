@@ -33,7 +33,7 @@ import trio
 from trio_util import AsyncValue
 
 from jupyter_client.actors.actor import Actor
-from jupyter_client.actors.process import ExitInfo, ProcessActor
+from jupyter_client.actors.process import ExitInfo, ProcessActor, ProcessHandle
 from jupyter_client.actors.wire import SessionLike
 from jupyter_client.actors.zsocket import ZContext
 from jupyter_client.supervisor import lifecycle_events as lc
@@ -141,11 +141,6 @@ class KernelActor(Actor):
         return self.lifecycle.restarts
 
     @property
-    def last_start(self) -> float | None:
-        """``trio.current_time()`` of the last successful spawn."""
-        return self.lifecycle.last_start
-
-    @property
     def shutdown_step(self) -> ShutdownStep | None:
         """Which step ended the last shutdown."""
         return self.lifecycle.shutdown_step
@@ -223,8 +218,14 @@ class KernelActor(Actor):
     @property
     def process(self) -> ProcessActor | None:
         """The current process when we spawned it (an adopted one has no ``Popen``)."""
+        proc = self.current_process
+        return proc if isinstance(proc, ProcessActor) else None
+
+    @property
+    def current_process(self) -> ProcessHandle | None:
+        """The current process, however it came to be (spawned, adopted, provisioned)."""
         inc = self._current_inc()
-        return inc.proc if inc is not None and isinstance(inc.proc, ProcessActor) else None
+        return None if inc is None else inc.proc
 
     def _current_inc(self) -> Incarnation | None:
         n = self.lifecycle.current
@@ -261,7 +262,9 @@ class KernelActor(Actor):
 
     def _bound(self) -> bool:
         inc = self._current_inc()
-        return inc is not None and not self._gone() and ports_bound(inc.spec.connection_info)
+        if inc is None or inc.spec.process is not None:  # maybe remote: no local port probe
+            return False
+        return not self._gone() and ports_bound(inc.spec.connection_info)
 
     # -- driving the lifecycle -----------------------------------------------------------------
     async def _drive(self, event: lc.Event) -> None:
@@ -418,7 +421,8 @@ class KernelActor(Actor):
             return
         await inc.release()
         del self._incs[n]
-        self._ended[n] = (inc.proc.pid, inc.proc.exit.value, inc.spec.connection_info)
+        info = inc.spec.connection_info if inc.spec.process is None else {}  # probed if ours
+        self._ended[n] = (inc.proc.pid, inc.proc.exit.value, info)
         while len(self._ended) > 8:
             self._ended.popitem(last=False)
 

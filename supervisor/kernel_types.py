@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from jupyter_client.actors.actor import CommandFailed
-from jupyter_client.actors.process import ExitInfo
+from jupyter_client.actors.process import ExitInfo, ProcessHandle
 from jupyter_client.actors.wire import SessionLike
 from jupyter_client.protocol.session import SessionCore
 
@@ -64,6 +64,11 @@ class LaunchSpec:
     #: ``connection_info`` before the control/heartbeat helpers connect. It should bound its own
     #: wait; the actor also stops waiting (KernelStartError) when the process exits first.
     registration: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    #: A process somebody else launched (a third-party provisioner's kernel,
+    #: :class:`~jupyter_client.supervisor.provisioned.ProvisionedProcess`): built with the
+    #: process's name instead of spawning ``argv``. Such a kernel may be remote: its ports are
+    #: never probed here (no restart handover, no squatter check).
+    process: Callable[[str], ProcessHandle] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ start failed with ``RuntimeError: no running event loop``.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import threading
@@ -20,10 +21,13 @@ from typing import Any
 import pytest
 import trio
 from kernel_helpers import minimal_kernelspec_manager
+from traitlets.config import Config
 
 from jupyter_client import AsyncKernelManager, KernelManager
+from jupyter_client._manager_lifecycle import supervised
 from jupyter_client.actors.aioloop import THREAD_NAME, asyncio_thread, run_in_asyncio
 from jupyter_client.actors.runtime import runtime_home
+from jupyter_client.ioloop import AsyncIOLoopKernelManager
 from jupyter_client.provisioning import KernelProvisionerBase
 
 pytestmark = pytest.mark.timeout(120)
@@ -49,6 +53,7 @@ class AsyncioProvisioner(KernelProvisionerBase):
         self.process: asyncio.subprocess.Process | None = None
         self.calls: list[tuple[str, str]] = []
         self.pids: list[int] = []
+        self.flags: list[tuple[str, bool]] = []  # (method, its restart flag)
 
     def _note(self, name: str) -> None:
         asyncio.get_running_loop()  # raises outside an asyncio loop, as GP's code would
@@ -100,18 +105,25 @@ class AsyncioProvisioner(KernelProvisionerBase):
             self.process.send_signal(signum)
 
     async def kill(self, restart: bool = False) -> None:
+        self.flags.append(("kill", restart))
         await self.send_signal(signal.SIGKILL)
 
     async def terminate(self, restart: bool = False) -> None:
+        self.flags.append(("terminate", restart))
         await self.send_signal(signal.SIGTERM)
+
+    async def shutdown_requested(self, restart: bool = False) -> None:
+        self.flags.append(("shutdown_requested", restart))
 
     async def cleanup(self, restart: bool = False) -> None:
         self._note("cleanup")
+        self.flags.append(("cleanup", restart))
         await asyncio.sleep(0)
 
 
-def _manager(cls: type[Any], tmp_path: Path) -> Any:
-    km = cls(kernel_name="minimal", kernel_spec_manager=minimal_kernelspec_manager(tmp_path))
+def _manager(cls: type[Any], tmp_path: Path, *flags: str, **traits: Any) -> Any:
+    ksm = minimal_kernelspec_manager(tmp_path, *flags)
+    km = cls(kernel_name="minimal", kernel_spec_manager=ksm, **traits)
     km.kernel_id = "foreign"
     km.provisioner = AsyncioProvisioner(kernel_id="foreign", kernel_spec=km.kernel_spec, parent=km)
     return km
@@ -228,5 +240,55 @@ def test_run_in_asyncio_carries_results_errors_and_cancellation() -> None:
         assert scope.cancelled_caught and seen == ["cancelled"]
         with pytest.raises(RuntimeError, match="self_cancel was cancelled on the asyncio side"):
             await run_in_asyncio(self_cancel)
+
+    trio.run(main)
+
+
+def _wait_beating(km: Any) -> None:
+    """Until the kernel answers a heartbeat: the minimal kernel starts its heartbeat after
+    installing its SIGINT handler (before it, the manager's interrupt would kill it)."""
+    sock = km.connect_hb()
+    try:
+        sock.send(b"ping")
+        assert sock.poll(30_000), "the kernel never answered its heartbeat"
+        sock.recv()
+    finally:
+        sock.close(linger=0)
+
+
+def test_a_stubborn_kernel_is_escalated_through_the_provisioner(tmp_path: Path) -> None:
+    """A kernel that ignores shutdown_request and SIGTERM: the actor's escalation reaches the
+    provisioner's terminate, then kill, each with the stop's ``restart`` flag (upstream drops
+    it on restarts); then a SIGKILL from outside is a death the actor notices by polling."""
+
+    async def main() -> None:
+        km = _manager(
+            AsyncIOLoopKernelManager, tmp_path, "--never-reply", "--ignore-sigterm",
+            shutdown_wait_time=1.0, config=Config({"KernelRestarter": {"time_to_dead": 0.2}}),
+        )  # fmt: skip
+        prov = km.provisioner
+        await km.start_kernel()
+        try:
+            _wait_beating(km)  # blocks this run briefly: only the kernel need answer
+            await km.restart_kernel()
+            assert prov.flags == [
+                ("shutdown_requested", True), ("terminate", True), ("kill", True),
+                ("cleanup", True),
+            ]  # fmt: skip
+            assert km._shutdown_status.name == "SigkillRequest"
+            restarted = trio.Event()
+            km.add_restart_callback(restarted.set)
+            os.kill(prov.pids[-1], signal.SIGKILL)
+            with trio.fail_after(30):
+                await restarted.wait()
+                while len(prov.pids) < 3 or not km.ready.done():
+                    await trio.sleep(0.02)
+            events = [e.kind for e in supervised(km).actor.events]  # type: ignore[union-attr]
+            assert "died" in events and events[-1] == "restarted"
+        finally:
+            prov.flags.clear()
+            await km.shutdown_kernel(now=True)
+        assert prov.flags == [("kill", False), ("cleanup", False)]
+        assert not km.has_kernel
 
     trio.run(main)

@@ -25,6 +25,7 @@ from traitlets.config import Config
 
 from jupyter_client._lifecycle import await_future
 from jupyter_client._lifecycle import sleep as lifecycle_sleep
+from jupyter_client._manager_lifecycle import supervised
 from jupyter_client.ioloop import (
     AsyncIOLoopKernelManager,
     AsyncIOLoopKernelRestarter,
@@ -261,12 +262,12 @@ def test_auto_restart_runs_callbacks_first_then_restart_kernel(tmp_path: Path) -
         seen: list[tuple[str, object, bool, bool, int]] = []
 
         def sync_cb() -> None:
-            seen.append(("sync", prov.pid, prov.alive_now(), km.ready is first_ready,
+            seen.append(("sync", prov.pid, prov.supervised.alive_now(), km.ready is first_ready,
                          prov.post_launches))  # fmt: skip
 
         async def async_cb() -> None:
             await trio.sleep(0.5)  # a relaunch that did not wait for us would start meanwhile
-            seen.append(("async", prov.pid, prov.alive_now(), km.ready is first_ready,
+            seen.append(("async", prov.pid, prov.supervised.alive_now(), km.ready is first_ready,
                          prov.post_launches))  # fmt: skip
 
         km.add_restart_callback(sync_cb)
@@ -359,8 +360,8 @@ def test_kernel_restarted_by_a_callback_is_not_relaunched_again(tmp_path: Path) 
 
 
 class PopenProvisioner(KernelProvisionerBase):
-    """A third-party-style provisioner: a plain ``subprocess.Popen``, no kernel actor, so the
-    restarter has to fall back to polling ``is_alive`` every ``time_to_dead``."""
+    """A third-party-style provisioner: a plain ``subprocess.Popen``; the manager drives it
+    through a kernel actor that polls its ``poll()`` every ``time_to_dead``."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -420,9 +421,10 @@ def _popen_km(ksm: KernelSpecManager, **restarter: Any) -> AsyncIOLoopKernelMana
     return km
 
 
-def test_polling_fallback_restarts_a_third_party_kernel(tmp_path: Path) -> None:
-    """No kernel actor: the restarter polls is_alive every time_to_dead; a SIGKILLed kernel
-    gets 'restart' callbacks and is started again through restart_kernel."""
+def test_third_party_kernel_is_restarted_through_its_actor(tmp_path: Path) -> None:
+    """A third-party provisioner's kernel has an actor too (polling ``poll()`` every
+    time_to_dead): a SIGKILLed kernel gets 'restart' callbacks and is started again through
+    restart_kernel, decided by the same lifecycle as ours."""
 
     async def main() -> None:
         km = _popen_km(minimal_kernelspec_manager(tmp_path))
@@ -438,7 +440,8 @@ def test_polling_fallback_restarts_a_third_party_kernel(tmp_path: Path) -> None:
 
         km.add_restart_callback(on_restart)
         try:
-            assert km._restarter is not None and km._restarter._polling  # the fallback runs
+            handle = supervised(km)
+            assert handle is not None and handle.actor is not None  # the one lifecycle runs
             os.kill(prov.pids[0], signal.SIGKILL)
             await asyncio.wait_for(restarted.wait(), 30)
             deadline = time.monotonic() + 60
@@ -461,7 +464,7 @@ def test_polling_fallback_restarts_a_third_party_kernel(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_polling_fallback_gives_up_after_restart_limit(tmp_path: Path) -> None:
+def test_third_party_kernel_gives_up_after_restart_limit(tmp_path: Path) -> None:
     """Quick deaths beyond restart_limit: 'dead' fires and the restarter stops."""
 
     async def main() -> None:
@@ -479,6 +482,8 @@ def test_polling_fallback_gives_up_after_restart_limit(tmp_path: Path) -> None:
             await asyncio.wait_for(dead.wait(), 60)
             assert len(restarts) == 2 and len(prov.pids) == 3
             assert km._restarter is not None and not km._restarter._running
+            kinds = [e.kind for e in supervised(km).actor.events]  # type: ignore[union-attr]
+            assert kinds.count("died") == 3 and kinds[-1] == "dead"
         finally:
             await km.shutdown_kernel(now=True)
 
