@@ -58,6 +58,9 @@ class _ActorStop:
     gets upstream's step-by-step behaviour instead."""
 
     requested = False
+    #: The façade sent the request itself (a third-party provisioner: upstream's order, the
+    #: request before ``shutdown_requested``, which may end what ``poll`` can see).
+    sent = False
 
 
 def _ours(provisioner: Any) -> bool:
@@ -194,9 +197,20 @@ class KernelLifecycleMixin:
             )
         if self.provisioner is None:
             factory = KernelProvisionerFactory.instance(parent=self.parent)
-            self.provisioner = factory.create_provisioner_instance(
-                self.kernel_id, spec, parent=self
-            )
+            create, kernel_id = factory.create_provisioner_instance, self.kernel_id
+            assert kernel_id is not None  # set above
+            if _library() == "trio" and not factory.names_local_provisioner(spec):
+                # A third-party provisioner may bind to the loop it is made in (tornado's
+                # PeriodicCallback in gateway_provisioners' ResponseManager): make it where
+                # its coroutines will run.
+                from jupyter_client.actors.aioloop import run_in_asyncio
+
+                async def made() -> Any:
+                    return create(kernel_id, spec, parent=self)
+
+                self.provisioner = await run_in_asyncio(made)
+            else:
+                self.provisioner = create(kernel_id, spec, parent=self)
         if policy != "disabled":
             kw["transport_encryption"] = policy
         kw = await self._prov("pre_launch", **kw)
@@ -254,16 +268,20 @@ class KernelLifecycleMixin:
     async def _async_request_shutdown(self, restart: bool = False) -> None:
         """Send ``shutdown_request`` on control (the reply is not awaited).
 
-        Inside ``shutdown_kernel`` with a supervising provisioner the request is left to the
-        kernel actor, which sends it as the first step of its shutdown in
-        ``_async_finish_shutdown`` (request, exit event, SIGTERM, SIGKILL and the restart
-        handover are one actor command); called on its own it is sent from here.
+        Inside ``shutdown_kernel`` with our provisioner the request is left to the kernel
+        actor, which sends it as the first step of its shutdown in ``_async_finish_shutdown``
+        (request, exit event, SIGTERM, SIGKILL and the restart handover are one actor
+        command). Called on its own, or for a third-party provisioner (whose
+        ``shutdown_requested`` may stop what its ``poll`` can see), it is sent from here.
         """
         assert self.provisioner is not None
-        if self._actor_stop is not None:
-            self._actor_stop.requested = True
-        else:
+        stop = self._actor_stop
+        if stop is not None:
+            stop.requested = True
+        if stop is None or not _ours(self.provisioner):
             self._send_control("shutdown_request", {"restart": restart})
+            if stop is not None:
+                stop.sent = True
         await self._prov("shutdown_requested", restart=restart)
         self._shutdown_status = _ShutdownStatus.ShutdownRequest
 
@@ -301,7 +319,7 @@ class KernelLifecycleMixin:
             stop.requested = False
             handle = self._supervising()
             assert handle is not None  # _actor_stop is only set for supervised kernels
-            step = await handle.stop(False, restart, waittime)
+            step = await handle.stop(False, restart, waittime, requested=stop.sent)
             if step in _STEP_STATUS:
                 self._shutdown_status = _STEP_STATUS[step]
             await self._prov("wait")  # as upstream, once the process is gone (returns at once)
@@ -379,8 +397,8 @@ class KernelLifecycleMixin:
                 await self._async_finish_shutdown(restart=restart)
         finally:
             self._actor_stop = None
-            if stop is not None and stop.requested:  # an override skipped the base finish
-                self._send_control("shutdown_request", {"restart": restart})
+            if stop is not None and stop.requested and not stop.sent:  # an override skipped
+                self._send_control("shutdown_request", {"restart": restart})  # the base finish
         await self._async_cleanup_resources(restart=restart)
 
     async def _async_restart_kernel(

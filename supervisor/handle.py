@@ -168,10 +168,12 @@ class KernelHandle:
             await self._command(self._actor.signal, signum)
 
     async def stop(
-        self, now: bool, restart: bool, wait_time: float | None = None, interrupt: bool = False
-    ) -> ShutdownStep | None:
+        self, now: bool, restart: bool, wait_time: float | None = None, interrupt: bool = False,
+        requested: bool = False,
+    ) -> ShutdownStep | None:  # fmt: skip
         """The actor's shutdown: (interrupt →) request → exit → SIGTERM → SIGKILL tree
-        (``now``: the kill at once). Returns the step that ended it."""
+        (``now``: the kill at once; ``requested``: the request was sent already). Returns the
+        step that ended it."""
         actor = self._actor
         if actor is None:
             return None
@@ -182,7 +184,7 @@ class KernelHandle:
                 proc.restart = restart  # for the provisioner's terminate/kill
             if wait_time is not None:
                 actor.lifecycle.shutdown_wait_time = wait_time
-            return await actor.shutdown(now, restart, interrupt)
+            return await actor.shutdown(now, restart, interrupt, requested)
 
         step: ShutdownStep | None = await self._command(stop)
         return step

@@ -56,21 +56,15 @@ from jupyter_client.supervisor.policy import RestartPolicy
 from jupyter_client.supervisor.port_probe import held_ports
 
 __all__ = [
-    "KernelActor",
-    "KernelAlreadyRunning",
-    "KernelEvent",
-    "KernelNotRunning",
-    "KernelStartError",
-    "KernelState",
-    "LaunchSpec",
-    "RelaunchRequest",
-    "ShutdownStep",
-]
+    "KernelActor", "KernelAlreadyRunning", "KernelEvent", "KernelNotRunning",
+    "KernelStartError", "KernelState", "LaunchSpec", "RelaunchRequest", "ShutdownStep",
+]  # fmt: skip
 
 log = logging.getLogger("jupyter_client.supervisor.kernel")
 
 #: Outcomes of actions, fed back to the lifecycle as its next event.
 _Outcome = lc.Event | None
+_Ended = tuple[int | None, ExitInfo | None, dict[str, Any]]  # pid, exit, connection info
 
 
 class KernelActor(Actor):
@@ -116,8 +110,7 @@ class KernelActor(Actor):
         self._incs: dict[int, Incarnation] = {}
         #: pid, exit and connection info of recently released processes (for the events that
         #: name them, and the port probe after an early death).
-        self._ended: OrderedDict[int, tuple[int | None, ExitInfo | None, dict[str, Any]]]
-        self._ended = OrderedDict()
+        self._ended: OrderedDict[int, _Ended] = OrderedDict()
         self._own_ctx = False
         self._nursery: trio.Nursery | None = None
         self._launch_error: BaseException | None = None
@@ -165,15 +158,16 @@ class KernelActor(Actor):
         await self.ask(self._do_start)
 
     async def shutdown(
-        self, now: bool = False, restart: bool = False, interrupt: bool = False
-    ) -> ShutdownStep | None:
+        self, now: bool = False, restart: bool = False, interrupt: bool = False,
+        requested: bool = False,
+    ) -> ShutdownStep | None:  # fmt: skip
         """Stop the kernel: ``shutdown_request`` → exit within wait/2 → SIGTERM → wait/2 →
         SIGKILL the tree (``now``: SIGKILL at once). Returns the step that ended it.
 
         ``interrupt`` first interrupts it (SIGINT or ``interrupt_request``), as upstream's
         manager does before every shutdown; an exit caused by that interrupt is part of the
-        shutdown, never a death."""
-        return await self.ask(self._do_shutdown, now, restart, interrupt)
+        shutdown, never a death. ``requested``: the caller sent ``shutdown_request`` itself."""
+        return await self.ask(self._do_shutdown, now, restart, interrupt, requested)
 
     async def adopt(self, pid: int, create_time: float, connection_info: dict[str, Any]) -> None:
         """Take over kernel process ``pid`` (created at ``create_time``) that a previous
@@ -235,10 +229,12 @@ class KernelActor(Actor):
     async def _do_start(self) -> None:
         await self._drive(lc.Start(trio.current_time(), self._gone()))
 
-    async def _do_shutdown(self, now: bool, restart: bool, interrupt: bool) -> ShutdownStep | None:
+    async def _do_shutdown(
+        self, now: bool, restart: bool, interrupt: bool, requested: bool
+    ) -> ShutdownStep | None:
         had_process, t = self.lifecycle.current is not None, trio.current_time()
         bound = restart and not now and self._bound()
-        await self._drive(lc.Stop(t, now, restart, interrupt, bound, self._gone()))
+        await self._drive(lc.Stop(t, now, restart, interrupt, bound, self._gone(), requested))
         return self.lifecycle.shutdown_step if had_process else None
 
     async def _do_restart(self, now: bool, newports: bool) -> None:

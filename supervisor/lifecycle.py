@@ -221,7 +221,8 @@ class KernelLifecycle(DeathRules):
             return out + self._finish_stop(proc, "kill")
         assert self._stopping is not None
         proc.step, proc.asked = "request", at
-        out.append(lc.Control(proc.n, "shutdown_request", {"restart": self._stopping.restart}))
+        if not (isinstance(ev, lc.Stop) and ev.requested):
+            out.append(lc.Control(proc.n, "shutdown_request", {"restart": self._stopping.restart}))
         if self._stopping.restart and bound:
             return [*out, lc.AwaitRelease(proc.n, at + self._half)]
         return [*out, lc.WaitExit(proc.n, at + self._half)]

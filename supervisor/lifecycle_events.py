@@ -93,7 +93,8 @@ class Adopt:
 @dataclass(frozen=True)
 class Stop:
     """``bound``: the driver found every port of the current process held just now (only
-    asked for a restart; supervisor/handover.py)."""
+    asked for a restart; supervisor/handover.py). ``requested``: ``shutdown_request`` was
+    sent already (by the façade, before a third-party provisioner's ``shutdown_requested``)."""
 
     at: float
     now: bool = False
@@ -101,6 +102,7 @@ class Stop:
     interrupt: bool = False
     bound: bool = False
     gone: bool = False
+    requested: bool = False
 
 
 @dataclass(frozen=True)

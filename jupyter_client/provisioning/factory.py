@@ -106,6 +106,11 @@ class KernelProvisionerFactory(SingletonConfigurable):
         )
         return instance
 
+    def names_local_provisioner(self, kernel_spec: Any) -> bool:
+        """Whether ``kernel_spec`` is run by our ``local-provisioner`` (an extension of ours:
+        other provisioners are third-party asyncio code, run on an asyncio loop)."""
+        return self._get_provisioner_config(kernel_spec).get("provisioner_name") == _LOCAL
+
     def _get_provisioner_config(self, kernel_spec: Any) -> dict[str, Any]:
         """The spec's ``kernel_provisioner`` metadata, or the default provisioner with no config.
 
