@@ -70,6 +70,15 @@ def _ours(provisioner: Any) -> bool:
     return mod is not None and isinstance(provisioner, mod.LocalProvisioner)
 
 
+def _asyncio_loop() -> Any:
+    """The caller's asyncio loop (a third-party provisioner's coroutines stay in it), or None."""
+    if _library() != "asyncio":
+        return None
+    import asyncio
+
+    return asyncio.get_running_loop()
+
+
 def supervised(km: Any) -> KernelHandle | None:
     """The handle on the actor of manager ``km``'s kernel (``supervisor.handle``): the one
     place that decides whether there is one. None for a manager that is not ours, or before
@@ -197,20 +206,7 @@ class KernelLifecycleMixin:
             )
         if self.provisioner is None:
             factory = KernelProvisionerFactory.instance(parent=self.parent)
-            create, kernel_id = factory.create_provisioner_instance, self.kernel_id
-            assert kernel_id is not None  # set above
-            if _library() == "trio" and not factory.names_local_provisioner(spec):
-                # A third-party provisioner may bind to the loop it is made in (tornado's
-                # PeriodicCallback in gateway_provisioners' ResponseManager): make it where
-                # its coroutines will run.
-                from jupyter_client.actors.aioloop import run_in_asyncio
-
-                async def made() -> Any:
-                    return create(kernel_id, spec, parent=self)
-
-                self.provisioner = await run_in_asyncio(made)
-            else:
-                self.provisioner = create(kernel_id, spec, parent=self)
+            self.provisioner = await factory.create_where_it_runs(self.kernel_id, spec, self)
         if policy != "disabled":
             kw["transport_encryption"] = policy
         kw = await self._prov("pre_launch", **kw)
@@ -229,34 +225,13 @@ class KernelLifecycleMixin:
             )
         self._reconcile_connection_info(info)
         if not _ours(prov) and handle is not None:
-            await self._supervise_foreign(handle, kernel_cmd)
-
-    async def _supervise_foreign(self, handle: KernelHandle, kernel_cmd: list[str]) -> None:
-        """Give the process a third-party provisioner launched to an actor, as ours are: its
-        death goes through the restart policy, its stop through the actor's escalation (the
-        provisioner's ``terminate``/``kill``), its exit learned by polling ``poll()``."""
-        from functools import partial
-
-        from jupyter_client.actors.aioloop import run_in_asyncio
-        from jupyter_client.supervisor.kernel import LaunchSpec
-        from jupyter_client.supervisor.provisioned import ProvisionedProcess
-
-        prov, loop = self.provisioner, None
-        if _library() == "asyncio":
-            import asyncio
-
-            loop = asyncio.get_running_loop()  # its coroutines stay in the caller's loop
-        call = partial(run_in_asyncio, _loop=loop)
-        period = getattr(self._restarter, "time_to_dead", 3.0)
-        pid = getattr(prov, "pid", None)
-        handle.kernel_id = self.kernel_id
-
-        def process(name: str) -> ProvisionedProcess:
-            pid_ = pid if isinstance(pid, int) else None
-            return ProvisionedProcess(prov, call, pid=pid_, poll_interval=period, name=name)
-
-        info = dict(self.get_connection_info())
-        await handle.start(LaunchSpec(list(kernel_cmd), info, process=process))
+            # The process the provisioner launched goes to an actor, as ours do: its death
+            # through the restart policy, its stop through the actor's escalation.
+            handle.kernel_id = self.kernel_id
+            await handle.start_provisioned(
+                prov, kernel_cmd, dict(self.get_connection_info()), loop=_asyncio_loop(),
+                poll_interval=getattr(self._restarter, "time_to_dead", 3.0),
+            )  # fmt: skip
 
     async def _async_post_start_kernel(self, **kw: Any) -> None:
         self.start_restarter()

@@ -23,7 +23,8 @@ import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from jupyter_client.actors.actor import ActorError
 from jupyter_client.actors.process import ProcessActor, ProcessHandle
@@ -43,6 +44,9 @@ from jupyter_client.supervisor.kernel import (
 from jupyter_client.supervisor.kernel_types import InterruptMode
 from jupyter_client.supervisor.policy import RestartPolicy
 from jupyter_client.supervisor.provisioned import ProvisionedProcess
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["KernelHandle"]
 
@@ -153,6 +157,32 @@ class KernelHandle:
                     argv[0],
                 ) from cause  # fmt: skip
             raise (cause if isinstance(cause, Exception) else e) from None
+
+    async def start_provisioned(
+        self,
+        provisioner: Any,
+        argv: list[str],
+        info: dict[str, Any],
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        poll_interval: float = 3.0,
+    ) -> None:
+        """Drive the process a third-party ``provisioner`` has launched (upstream's API:
+        ``poll``, ``send_signal``, ``terminate``, ``kill``) as a
+        :class:`~jupyter_client.supervisor.provisioned.ProvisionedProcess`; its coroutines run
+        on ``loop`` (an asyncio caller's), by default on the asyncio thread."""
+        from jupyter_client.actors.aioloop import run_in_asyncio  # asyncio: only when used
+
+        call = partial(run_in_asyncio, _loop=loop)
+        pid = getattr(provisioner, "pid", None)  # a remote pid, for the record only
+        pid = pid if isinstance(pid, int) else None
+
+        def process(name: str) -> ProvisionedProcess:
+            return ProvisionedProcess(
+                provisioner, call, pid=pid, poll_interval=poll_interval, name=name
+            )
+
+        await self.start(LaunchSpec(list(argv), info, process=process))
 
     async def _command(self, afn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Run an actor command in its home; a kernel that is not running is not an error."""

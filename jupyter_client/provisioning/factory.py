@@ -111,6 +111,24 @@ class KernelProvisionerFactory(SingletonConfigurable):
         other provisioners are third-party asyncio code, run on an asyncio loop)."""
         return self._get_provisioner_config(kernel_spec).get("provisioner_name") == _LOCAL
 
+    async def create_where_it_runs(
+        self, kernel_id: str, kernel_spec: Any, parent: Any
+    ) -> KernelProvisionerBase:
+        """``create_provisioner_instance``, called where the provisioner's coroutines will
+        run (an extension of ours): a third-party provisioner may bind to the loop it is made
+        in (tornado's ``PeriodicCallback`` in gateway_provisioners' ResponseManager), so from
+        trio (and the blocking handles) it is made on the asyncio thread."""
+        from jupyter_client._lifecycle import _library
+
+        if _library() != "trio" or self.names_local_provisioner(kernel_spec):
+            return self.create_provisioner_instance(kernel_id, kernel_spec, parent)
+        from jupyter_client.actors.aioloop import run_in_asyncio
+
+        async def made() -> KernelProvisionerBase:
+            return self.create_provisioner_instance(kernel_id, kernel_spec, parent)
+
+        return await run_in_asyncio(made)
+
     def _get_provisioner_config(self, kernel_spec: Any) -> dict[str, Any]:
         """The spec's ``kernel_provisioner`` metadata, or the default provisioner with no config.
 
